@@ -1,0 +1,1 @@
+"""newsbot adapters: the Telegram bot and the command line."""

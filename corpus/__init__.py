@@ -1,0 +1,1 @@
+"""newsbot corpus: article model, loaders, cleaning and storage."""

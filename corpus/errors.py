@@ -1,0 +1,48 @@
+"""The one error hierarchy of newsbot: every expected failure is a NewsbotError with a clear message."""
+
+from __future__ import annotations
+
+
+class NewsbotError(Exception):
+    """Base of every error newsbot expects and reports as one clear line."""
+
+    exit_code = 1
+
+
+class ConfigError(NewsbotError):
+    """A setting is missing or invalid."""
+
+    exit_code = 2
+
+
+class InputError(NewsbotError):
+    """Bad user input: a path, a question, a date, a file that cannot be read."""
+
+    exit_code = 2
+
+
+class LoadError(InputError):
+    """One record of an input file is bad; names the file and the line."""
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+
+
+class StoreError(NewsbotError):
+    """The article store cannot be opened or written."""
+
+
+class IndexMismatchError(NewsbotError):
+    """The saved index was built with other settings (model, dimension, chunking)."""
+
+
+class IndexBusyError(NewsbotError):
+    """A rebuild is already running."""
+
+
+class FetchError(NewsbotError):
+    """A feed or page could not be fetched or parsed."""

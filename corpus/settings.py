@@ -1,0 +1,152 @@
+"""The one Settings object: settings.toml overridden by NEWSBOT_* environment variables (nested with __)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from corpus.errors import ConfigError
+
+DEFAULT_CONFIG = Path("settings.toml")
+
+
+class FeedSettings(BaseModel):
+    """One RSS/Atom feed of an agency."""
+
+    url: str
+    source: str
+    language: str | None = None
+    fetch_full_text: bool = False
+
+
+class CorpusSettings(BaseModel):
+    """Where articles come from and how they are fetched."""
+
+    paths: list[Path] = Field(default_factory=lambda: [Path("samples")])
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    default_source: str | None = None
+    default_language: str = "en"
+    poll_minutes: float = Field(15.0, gt=0)
+    user_agent: str = "newsbot/0.1 (+https://github.com/newsbot; news question answering bot)"
+    fetch_timeout_seconds: float = Field(10.0, gt=0)
+    max_response_bytes: int = Field(5_000_000, gt=0)
+    per_host_concurrency: int = Field(2, ge=1)
+    near_duplicate_threshold: float = Field(0.9, gt=0, le=1)
+
+
+class IndexSettings(BaseModel):
+    """Chunking, embedding and retrieval parameters."""
+
+    model: str = "bundled:all-MiniLM-L6-v2"
+    device: str = "cpu"
+    batch_size: int = Field(64, ge=1)
+    chunk_words: int = Field(120, ge=20)
+    chunk_overlap_sentences: int = Field(1, ge=0)
+    mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    top_k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(100, ge=10)
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+    title_weight: float = Field(0.5, ge=0)
+    recency_half_life_days: float = Field(30.0, ge=0)
+    recency_weight: float = Field(0.5, ge=0)
+    min_relevance: float = Field(0.42, ge=-1, le=1)
+    answer_sentences: int = Field(3, ge=1, le=10)
+
+
+class TelegramSettings(BaseModel):
+    """The Telegram adapter; the token comes only from NEWSBOT_TELEGRAM__TOKEN."""
+
+    token: SecretStr | None = None
+    base_url: str | None = None
+    admin_ids: list[int] = Field(default_factory=list)
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+    max_question_chars: int = Field(500, ge=10)
+    questions_per_minute: int = Field(10, ge=1)
+    context_minutes: float = Field(10.0, ge=0)
+    poll_interval_seconds: float = Field(1.0, ge=0)
+
+
+class DigestSettings(BaseModel):
+    """The daily digest for subscribers."""
+
+    time: str = "08:00"
+    timezone: str = "UTC"
+    max_stories: int = Field(8, ge=1, le=30)
+    hours: float = Field(24.0, gt=0)
+    send_empty_note: bool = True
+    messages_per_second: float = Field(30.0, gt=0)
+
+    @field_validator("time")
+    @classmethod
+    def _valid_time(cls, value: str) -> str:
+        hh, _, mm = value.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+            raise ValueError("expected HH:MM")
+        return f"{int(hh):02d}:{int(mm):02d}"
+
+
+class Settings(BaseSettings):
+    """Everything newsbot can be told; built once at start-up and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    corpus: CorpusSettings = Field(default_factory=CorpusSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init values; the environment must win over it.
+        return (env_settings, init_settings)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """Read one TOML file into a dict, with a clear error when it is missing or broken."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line naming the first bad field and why."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "settings"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid setting {field}: {err['msg']}{more}"
+
+
+def load_settings(config: Path | None = None) -> Settings:
+    """Build Settings from a TOML file (explicit, $NEWSBOT_CONFIG, or ./settings.toml) and the environment."""
+    env_config = os.environ.get("NEWSBOT_CONFIG")
+    path = config or (Path(env_config) if env_config else None)
+    if path is None and DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    values = _read_toml(path) if path is not None else {}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc

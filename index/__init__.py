@@ -1,0 +1,1 @@
+"""newsbot index: chunking, embeddings, FAISS and BM25 retrieval, and cited answers."""

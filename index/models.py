@@ -1,0 +1,118 @@
+"""Frozen dataclasses returned by the index: chunks, ranked passages, cited answers and reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article as indexed: its text and the text that was embedded."""
+
+    article_id: str
+    ord: int
+    text: str
+    embed_text: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its article's metadata and fused score."""
+
+    rank: int
+    chunk_id: int
+    article_id: str
+    title: str
+    text: str
+    score: float
+    url: str | None = None
+    source: str | None = None
+    published_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON shape of `ask --json` passages."""
+        return {
+            "rank": self.rank,
+            "article_id": self.article_id,
+            "url": self.url,
+            "title": self.title,
+            "text": self.text,
+            "score": round(float(self.score), 6),
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source of an answer."""
+
+    n: int
+    article_id: str
+    title: str
+    url: str | None
+    source: str | None
+    published_at: datetime | None
+    quote: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON shape of `ask --json` citations."""
+        data = asdict(self)
+        data["published_at"] = self.published_at.isoformat() if self.published_at else None
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A short answer built only from retrieved passages, every sentence marked [n]."""
+
+    question: str
+    answered: bool
+    text: str
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON object `ask --json` prints."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "answer": self.text,
+            "citations": [c.to_json() for c in self.citations],
+            "passages": [p.to_json() for p in self.passages],
+        }
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest run did."""
+
+    files: int = 0
+    articles_seen: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    removed: int = 0
+    passages_indexed: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What is stored and indexed, for `stats` and /stats."""
+
+    articles: int
+    passages: int
+    vectors: int
+    sources: tuple[tuple[str | None, int, datetime | None, datetime | None], ...]
+    model: str
+    mode: str
+    embeddings_computed_total: int
+    embeddings_cached: int
+    last_ingest: str | None
+    last_reindex: str | None
+    questions_answered: int
