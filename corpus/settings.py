@@ -102,10 +102,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     log_level: str = "INFO"
-    corpus: CorpusSettings = Field(default_factory=CorpusSettings)
-    index: IndexSettings = Field(default_factory=IndexSettings)
-    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
-    digest: DigestSettings = Field(default_factory=DigestSettings)
+    corpus: CorpusSettings = Field(default_factory=lambda: CorpusSettings())
+    index: IndexSettings = Field(default_factory=lambda: IndexSettings())
+    telegram: TelegramSettings = Field(default_factory=lambda: TelegramSettings())
+    digest: DigestSettings = Field(default_factory=lambda: DigestSettings())
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,4 @@
-"""Sentence embeddings with sentence-transformers, cached on disk by text hash so nothing is embedded twice."""
+"""Sentence embeddings with sentence-transformers, cached on disk so no text is embedded twice."""
 
 from __future__ import annotations
 
@@ -59,8 +59,7 @@ class Embedder:
             if hasattr(self._model, "get_embedding_dimension")
             else (self._model.get_sentence_embedding_dimension())
         )
-        self.dimension = int(dim)
-        self._lock = threading.Lock()
+        self.dimension = int(dim or 0)
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed texts (longest first, which wastes less padding) and return them in input order."""
@@ -71,14 +70,14 @@ class Embedder:
         step = max(self.batch_size * 4, 1)
         for start in range(0, len(order), step):
             idx = order[start : start + step]
-            with self._lock:
-                vecs = self._model.encode(
-                    [texts[i] for i in idx],
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+            # Inference needs no lock: a question can be embedded while a rebuild embeds passages.
+            vecs = self._model.encode(
+                [texts[i] for i in idx],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
             out[idx] = np.asarray(vecs, dtype=np.float32)
             if progress:
                 progress("embedding", min(start + step, len(order)), len(order))

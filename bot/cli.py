@@ -1,0 +1,250 @@
+"""The `newsbot` command line: thin wrappers over the same core functions the bot calls."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import BaseModel, ValidationError
+from tqdm import tqdm
+
+from corpus.errors import InputError, NewsbotError
+from corpus.settings import Settings, load_settings
+from index.models import Answer, IngestReport
+from index.service import NewsService, Progress
+
+
+def parse_as_of(value: str | None) -> datetime | None:
+    """A date (end of that day, UTC) or an ISO datetime; None stays None."""
+    if value is None:
+        return None
+    text = value.strip().replace("/", "-")
+    try:
+        if len(text) == 10:
+            return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), time.max, tzinfo=UTC)
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(
+            f"--as-of: {value!r} is not a date (use YYYY-MM-DD or an ISO 8601 datetime)"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[Progress | None]:
+    """A Progress callback drawing one tqdm bar per stage on stderr."""
+    if not enabled:
+        yield None
+        return
+    bars: dict[str, tqdm[Any]] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="", file=sys.stderr, leave=False)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+def open_service(ctx: click.Context) -> NewsService:
+    """Open the core once per command and close it when the command ends."""
+    settings: Settings = ctx.obj
+    service = NewsService.open(settings)
+    ctx.call_on_close(service.close)
+    return service
+
+
+def print_report(report: IngestReport) -> None:
+    """Summarise an ingest or reindex run."""
+    click.echo(
+        f"files {report.files}, articles {report.articles_seen}: {report.added} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.duplicates} duplicates; passages indexed {report.passages_indexed},"
+        f" embedded {report.embedded}, {report.seconds:.1f} s"
+    )
+    for problem in report.problems:
+        click.echo(f"warning: {problem}", err=True)
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer and its numbered sources as plain text."""
+    lines = [answer.text]
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for c in answer.citations:
+            meta = ", ".join(
+                x for x in (c.source, c.published_at.date().isoformat() if c.published_at else None) if x
+            )
+            lines.append(
+                f"[{c.n}] {c.title}" + (f" ({meta})" if meta else "") + (f" {c.url}" if c.url else "")
+            )
+    return "\n".join(lines)
+
+
+class BatchQuestion(BaseModel):
+    """One line of an `ask --batch` file."""
+
+    question: str
+    as_of: str | None = None
+
+
+@click.group()
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file.")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None) -> None:
+    """newsbot: cited answers from a news agency's articles."""
+    settings = load_settings(config)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs every request URL, and Bot API URLs carry the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    ctx.obj = settings
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--feeds", "with_feeds", is_flag=True, help="Also poll every configured feed once.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], with_feeds: bool, quiet: bool) -> None:
+    """Load article files or folders (default: corpus.paths) and index them."""
+    settings: Settings = ctx.obj
+    service = open_service(ctx)
+    with progress_bars(not quiet) as progress:
+        if paths or not with_feeds:
+            print_report(service.ingest_paths(list(paths) or settings.corpus.paths, progress))
+        if with_feeds:
+            from corpus.feeds import poll_feeds
+
+            click.echo(str(poll_feeds(settings, service.ingest_articles, progress)))
+
+
+@cli.command()
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def reindex(ctx: click.Context, quiet: bool) -> None:
+    """Re-read the configured sources and rebuild the index aside, then swap it in."""
+    with progress_bars(not quiet) as progress:
+        print_report(open_service(ctx).reindex(progress))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """What is stored and indexed."""
+    s = open_service(ctx).stats()
+    if as_json:
+        data = {k: v for k, v in s.__dict__.items() if k != "sources"}
+        data["sources"] = [
+            {
+                "source": src,
+                "articles": n,
+                "first": a.isoformat() if a else None,
+                "last": b.isoformat() if b else None,
+            }
+            for src, n, a, b in s.sources
+        ]
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"articles: {s.articles}\npassages: {s.passages}\nvectors: {s.vectors}")
+    click.echo(f"model: {s.model}\nmode: {s.mode}")
+    click.echo(
+        f"embeddings computed (all time): {s.embeddings_computed_total}\nembeddings cached: {s.embeddings_cached}"
+    )
+    click.echo(f"questions answered: {s.questions_answered}")
+    click.echo(f"last ingest: {s.last_ingest or 'never'}\nlast reindex: {s.last_reindex or 'never'}")
+    for src, n, first, last in s.sources:
+        span = f"{first.date()} .. {last.date()}" if first and last else "dates unknown"
+        click.echo(f"source {src or '(unknown)'}: {n} articles, {span}")
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.option("-k", "k", type=click.IntRange(1, 100), help="How many passages to retrieve.")
+@click.option("--as-of", "as_of", help="Answer as if it were this date (YYYY-MM-DD).")
+@click.option(
+    "--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON Lines questions."
+)
+@click.option(
+    "--mode", type=click.Choice(["dense", "bm25", "hybrid"]), help="Retrieval mode (default: settings)."
+)
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str | None,
+    as_json: bool,
+    k: int | None,
+    as_of: str | None,
+    batch: Path | None,
+    mode: str | None,
+) -> None:
+    """Answer QUESTION from the indexed news, with citations."""
+    if (question is None) == (batch is None):
+        raise click.UsageError("give either a QUESTION or --batch FILE")
+    service = open_service(ctx)
+
+    def emit(answer: Answer) -> None:
+        click.echo(
+            json.dumps(answer.to_json(), ensure_ascii=False) if as_json else format_answer(answer) + "\n"
+        )
+
+    if question is not None:
+        emit(service.ask(question, k=k, as_of=parse_as_of(as_of), mode=mode))
+        return
+    assert batch is not None
+    bad = 0
+    with batch.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = BatchQuestion.model_validate_json(line)
+                emit(service.ask(item.question, k=k, as_of=parse_as_of(item.as_of or as_of), mode=mode))
+            except (ValidationError, InputError) as exc:
+                bad += 1
+                reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+                click.echo(f"error: {batch}:{line_no}: {reason}", err=True)
+    if bad:
+        raise InputError(f"{bad} line(s) of {batch} could not be answered")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every failure is one clean line on stderr and an exit code (2 bad input, 1 other)."""
+    try:
+        cli.main(args=argv, prog_name="newsbot", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError | click.BadParameter) else exc.exit_code)
+    except NewsbotError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the last resort: one line for the user, the trace in the log
+        logging.getLogger("newsbot").debug("unexpected error", exc_info=True)
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

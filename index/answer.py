@@ -1,0 +1,155 @@
+"""Cited answers: pick the retrieved sentences that answer the question, mark each with its source [n]."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.cleaning import split_sentences
+from index.embeddings import CachedEmbedder
+from index.models import Answer, Citation, Passage
+from index.passages import query_terms
+
+NOT_COVERED = "The indexed news does not cover this."
+
+# How far below the best sentence another may score and still join the answer.
+_MARGIN = 0.12
+_LEXICAL_WEIGHT = 0.3
+_NEAR = 0.1
+_NEAR_LEXICAL = 0.4
+_FOCUS = re.compile(r"\b(?:what|which)\s+(?:kind of\s+|type of\s+|sort of\s+)?(\w+)", re.I)
+_RANK_PENALTY = 0.01
+_TRAILING = re.compile(r"([.!?…]+[\"'”’)]*)\s*$")
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A candidate sentence of the answer."""
+
+    text: str
+    passage: Passage
+    position: int
+    similarity: float
+    lexical: float
+    score: float
+
+
+def _term_weights(terms: Sequence[str], sentences: Sequence[set[str]], question: str) -> dict[str, float]:
+    """IDF of each question term over the candidate sentences, doubled for the wh-question's focus word."""
+    n = len(sentences)
+    weights = {}
+    for t in terms:
+        df = sum(1 for words in sentences if _matches(t, words))
+        weights[t] = math.log(1 + n / (1 + df))
+    focus = _FOCUS.search(question)
+    if focus and focus.group(1).lower() in weights:
+        weights[focus.group(1).lower()] *= 2
+    return weights
+
+
+def _matches(term: str, words: set[str]) -> bool:
+    """A term matches a word exactly or by a shared stem-like prefix (discuss ~ discussed)."""
+    return term in words or (len(term) > 5 and any(w.startswith(term[:5]) for w in words))
+
+
+def _overlap(weights: dict[str, float], words: set[str]) -> float:
+    """Weighted share of the question's terms found in a sentence."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if _matches(t, words)) / total if total else 0.0
+
+
+def score_sentences(
+    question: str, question_vector: np.ndarray, passages: Sequence[Passage], embedder: CachedEmbedder
+) -> list[ScoredSentence]:
+    """Every distinct sentence of the passages, scored against the question."""
+    seen: set[str] = set()
+    items: list[tuple[str, Passage, int]] = []
+    for passage in passages:
+        for pos, sentence in enumerate(split_sentences(passage.text)):
+            key = sentence.strip()
+            if len(key) > 15 and key not in seen:
+                seen.add(key)
+                items.append((key, passage, pos))
+    if not items:
+        return []
+    q = question_vector.reshape(-1)
+    plain = embedder.embed([s for s, _, _ in items]) @ q
+    # With its headline a sentence keeps its context ("the talks" -> which talks).
+    framed = embedder.embed([f"{p.title}. {s}" for s, p, _ in items]) @ q
+    words = [set(query_terms(s)) for s, _, _ in items]
+    weights = _term_weights(query_terms(question), words, question)
+    out = []
+    for (text, passage, pos), a, b, ws in zip(items, plain, framed, words, strict=True):
+        lexical = _overlap(weights, ws)
+        sim = max(float(a), float(b))
+        score = (float(a) + float(b)) / 2 + _LEXICAL_WEIGHT * lexical - _RANK_PENALTY * (passage.rank - 1)
+        out.append(ScoredSentence(text, passage, pos, sim, lexical, score))
+    return out
+
+
+def is_relevant(best: ScoredSentence, min_relevance: float) -> bool:
+    """Strong meaning match, or a near one that also shares the question's rarest words."""
+    return best.similarity >= min_relevance or (
+        best.similarity >= min_relevance - _NEAR and best.lexical >= _NEAR_LEXICAL
+    )
+
+
+def _with_marker(sentence: str, n: int) -> str:
+    """Put the [n] marker before the sentence's final punctuation."""
+    m = _TRAILING.search(sentence)
+    if m:
+        return f"{sentence[: m.start()].rstrip()} [{n}]{m.group(1)}"
+    return f"{sentence} [{n}]."
+
+
+def compose_answer(
+    question: str,
+    question_vector: np.ndarray,
+    passages: Sequence[Passage],
+    embedder: CachedEmbedder,
+    min_relevance: float,
+    max_sentences: int,
+) -> Answer:
+    """A short answer made only of retrieved sentences, or a plain 'not covered'."""
+    scored = score_sentences(question, question_vector, passages, embedder)
+    best = max(scored, key=lambda s: s.score, default=None)
+    if best is None or not is_relevant(best, min_relevance):
+        return Answer(question=question, answered=False, text=NOT_COVERED, passages=tuple(passages))
+    others = [
+        s
+        for s in sorted(scored, key=lambda s: -s.score)
+        if s is not best and s.score >= best.score - _MARGIN and is_relevant(s, min_relevance)
+    ]
+    chosen = [best, *others][:max_sentences]
+    # Read in source order: by passage rank first, then by position inside the passage.
+    chosen.sort(key=lambda s: (s.passage.rank, s.position))
+    numbers: dict[str, int] = {}
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for s in chosen:
+        art = s.passage.article_id
+        if art not in numbers:
+            numbers[art] = len(numbers) + 1
+            citations.append(
+                Citation(
+                    n=numbers[art],
+                    article_id=art,
+                    title=s.passage.title,
+                    url=s.passage.url,
+                    source=s.passage.source,
+                    published_at=s.passage.published_at,
+                    quote=s.text,
+                )
+            )
+        parts.append(_with_marker(s.text, numbers[art]))
+    return Answer(
+        question=question,
+        answered=True,
+        text=" ".join(parts),
+        citations=tuple(citations),
+        passages=tuple(passages),
+    )

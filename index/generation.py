@@ -1,0 +1,155 @@
+"""Index generations on disk: passages + vectors + manifest in one folder, swapped in atomically via CURRENT."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corpus.errors import IndexBusyError, IndexMismatchError, StoreError
+from index.passages import PassageStore
+from index.vectors import VectorIndex
+
+FORMAT_VERSION = 1
+PASSAGES_FILE = "passages.db"
+VECTORS_FILE = "vectors.faiss"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index generation was built with; a mismatch with the settings is never silently mixed."""
+
+    model: str
+    dimension: int
+    chunk_words: int
+    chunk_overlap_sentences: int
+    format_version: int = FORMAT_VERSION
+    created_at: str = ""
+
+    def differences(self, other: Manifest) -> list[str]:
+        """Human-readable differences that make two manifests incompatible."""
+        out = []
+        for name in ("model", "dimension", "chunk_words", "chunk_overlap_sentences", "format_version"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                out.append(f"{name} {mine!r} in the index, {theirs!r} in the settings")
+        return out
+
+
+class Generation:
+    """One built (or being built) index folder: its passages, its vectors and its manifest."""
+
+    def __init__(self, folder: Path, manifest: Manifest) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.passages = PassageStore(folder / PASSAGES_FILE)
+        self.vectors = VectorIndex.load(folder / VECTORS_FILE, manifest.dimension)
+        self.vectors_mtime = self._mtime()
+
+    @classmethod
+    def create(cls, folder: Path, manifest: Manifest) -> Generation:
+        """A new empty generation."""
+        folder.mkdir(parents=True, exist_ok=False)
+        stamped = Manifest(
+            **{**asdict(manifest), "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        )
+        (folder / MANIFEST_FILE).write_text(json.dumps(asdict(stamped), indent=2))
+        return cls(folder, stamped)
+
+    @classmethod
+    def open(cls, folder: Path) -> Generation:
+        """Open a generation that exists on disk."""
+        try:
+            data = json.loads((folder / MANIFEST_FILE).read_text())
+            manifest = Manifest(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise StoreError(
+                f"index manifest in {folder} is unreadable ({exc}): run `newsbot reindex`"
+            ) from exc
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"index in {folder} has format {manifest.format_version}, this newsbot reads {FORMAT_VERSION}:"
+                " run `newsbot reindex`"
+            )
+        return cls(folder, manifest)
+
+    def _mtime(self) -> int:
+        path = self.folder / VECTORS_FILE
+        return path.stat().st_mtime_ns if path.exists() else 0
+
+    def save_vectors(self) -> None:
+        """Persist the vectors atomically."""
+        self.vectors.save(self.folder / VECTORS_FILE)
+        self.vectors_mtime = self._mtime()
+
+    def vectors_changed_on_disk(self) -> bool:
+        """Whether another process saved newer vectors since we loaded them."""
+        return self._mtime() != self.vectors_mtime
+
+    def reload_vectors(self) -> None:
+        """Load the vectors saved on disk."""
+        self.vectors = VectorIndex.load(self.folder / VECTORS_FILE, self.manifest.dimension)
+        self.vectors_mtime = self._mtime()
+
+    def close(self) -> None:
+        """Release the database."""
+        self.passages.close()
+
+
+class IndexDirectory:
+    """data_dir/index: generations, the CURRENT pointer, and the writer lock."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.pointer = root / "CURRENT"
+
+    def current_name(self) -> str | None:
+        """Folder name of the serving generation."""
+        try:
+            name = self.pointer.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return name if name and (self.root / name).is_dir() else None
+
+    def pointer_mtime(self) -> int:
+        """Change marker of the CURRENT pointer."""
+        return self.pointer.stat().st_mtime_ns if self.pointer.exists() else 0
+
+    def new_folder(self) -> Path:
+        """A fresh folder name for a generation being built."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        return self.root / f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 1_000_000:06d}"
+
+    def publish(self, folder: Path) -> None:
+        """Make a built generation the serving one in one atomic rename."""
+        tmp = self.pointer.with_suffix(".tmp")
+        tmp.write_text(folder.name)
+        os.replace(tmp, self.pointer)
+
+    def remove_old(self, keep: str) -> None:
+        """Delete every generation but `keep` (and anything half-built by a crashed rebuild)."""
+        for child in self.root.iterdir():
+            if child.is_dir() and child.name.startswith("gen-") and child.name != keep:
+                shutil.rmtree(child, ignore_errors=True)
+
+    @contextmanager
+    def writer_lock(self, wait: bool = True) -> Iterator[None]:
+        """One writer at a time across processes (bot, CLI, scheduled polls)."""
+        with (self.root / ".lock").open("w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError as exc:
+                raise IndexBusyError("another process is rebuilding the index right now") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)

@@ -1,0 +1,118 @@
+"""Bring an index generation in line with the article store: chunk, embed (cached), insert, remove."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.models import Article
+from corpus.settings import IndexSettings
+from corpus.store import ArticleStore
+from index.chunking import chunk_article, embed_text
+from index.embeddings import CachedEmbedder
+from index.generation import Generation
+from index.models import Chunk
+
+Progress = Callable[[str, int, int], None]
+
+ARTICLE_BATCH = 200
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a sync changed in a generation."""
+
+    articles_added: int
+    articles_removed: int
+    passages_added: int
+    passages_removed: int
+    embedded: int
+
+
+def _add_articles(
+    gen: Generation,
+    articles: Sequence[Article],
+    remove: Sequence[str],
+    embedder: CachedEmbedder,
+    settings: IndexSettings,
+) -> tuple[int, int]:
+    """Chunk and embed articles, then replace their passages and vectors; returns (added, removed)."""
+    chunked: list[tuple[Article, list[Chunk]]] = [
+        (a, chunk_article(a, settings.chunk_words, settings.chunk_overlap_sentences)) for a in articles
+    ]
+    texts = [c.embed_text for _, chunks in chunked for c in chunks]
+    # Embed before touching the index so that a failure here changes nothing.
+    vectors = embedder.embed(texts) if texts else np.zeros((0, gen.manifest.dimension), dtype=np.float32)
+    removed, added = gen.passages.replace_articles(remove, chunked)
+    gen.vectors.remove(removed)
+    gen.vectors.add(added, vectors)
+    return len(added), len(removed)
+
+
+def sync_generation(
+    gen: Generation,
+    store: ArticleStore,
+    embedder: CachedEmbedder,
+    settings: IndexSettings,
+    progress: Progress | None = None,
+) -> SyncResult:
+    """Index what the store has and the generation lacks; drop what the store no longer has."""
+    want = store.versions()
+    have = gen.passages.indexed_versions()
+    gone = [a for a in have if a not in want]
+    todo = [a for a, h in want.items() if have.get(a) != h]
+    before = embedder.computed
+    passages_added = passages_removed = 0
+    if gone:
+        _, passages_removed = _add_articles(gen, [], gone, embedder, settings)
+    for start in range(0, len(todo), ARTICLE_BATCH):
+        part = todo[start : start + ARTICLE_BATCH]
+        articles = store.get_many(part)
+        batch = [articles[a] for a in part if a in articles]
+        replaced = [a.id for a in batch if a.id in have]
+        added, removed = _add_articles(gen, batch, replaced, embedder, settings)
+        passages_added += added
+        passages_removed += removed
+        if progress:
+            progress("indexing", min(start + ARTICLE_BATCH, len(todo)), len(todo))
+    if todo or gone:
+        gen.save_vectors()
+    return SyncResult(
+        articles_added=len(todo),
+        articles_removed=len(gone),
+        passages_added=passages_added,
+        passages_removed=passages_removed,
+        embedded=embedder.computed - before,
+    )
+
+
+def reconcile_vectors(gen: Generation, embedder: CachedEmbedder) -> int:
+    """Repair vectors after a crash between the passage commit and the vector save; returns fixes made."""
+    passages = gen.passages.count()
+    if passages == gen.vectors.size and (
+        passages == 0 or gen.passages.max_id() == int(gen.vectors.ids().max())
+    ):
+        return 0
+    rows = gen.passages.all_ids_and_hashes()
+    have = set(gen.vectors.ids().tolist())
+    want = {i for i, _ in rows}
+    extra = [i for i in have if i not in want]
+    missing = [(i, h) for i, h in rows if i not in have]
+    gen.vectors.remove(extra)
+    if missing:
+        cached = embedder.cache.get_many([h for _, h in missing])
+        found = [(i, cached[h]) for i, h in missing if h in cached]
+        lost = [i for i, h in missing if h not in cached]
+        if found:
+            gen.vectors.add([i for i, _ in found], np.stack([v for _, v in found]))
+        if lost:
+            # Their embeddings never reached the cache: re-embed from the stored passage text.
+            rows_by_id = gen.passages.get(lost)
+            texts = [embed_text(rows_by_id[i].title, rows_by_id[i].text) for i in lost if i in rows_by_id]
+            ids = [i for i in lost if i in rows_by_id]
+            if ids:
+                gen.vectors.add(ids, embedder.embed(texts))
+    gen.save_vectors()
+    return len(extra) + len(missing)

@@ -1,0 +1,375 @@
+"""The passage table of one index generation, with its BM25 keyword index (SQLite FTS5)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from corpus.models import Article
+from corpus.store import connect, from_iso, to_iso
+from index.models import Chunk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    embed_hash TEXT NOT NULL,
+    url TEXT,
+    source TEXT,
+    published_at TEXT,
+    effective_at TEXT
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE INDEX IF NOT EXISTS chunks_effective ON chunks(effective_at);
+CREATE TABLE IF NOT EXISTS indexed (article_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+END;
+"""
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Words that carry no topic; dropping them keeps BM25 queries short and precise.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "also",
+        "said",
+        "says",
+        "say",
+        "tell",
+        "told",
+        "news",
+        "latest",
+        "week",
+        "weeks",
+        "month",
+        "year",
+        "today",
+        "yesterday",
+        "recently",
+        "recent",
+        "according",
+    ]
+)
+
+
+def query_terms(text: str) -> list[str]:
+    """Content words of a question, lowercased, in order, without repeats."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())))
+
+
+@dataclass(frozen=True)
+class PassageRow:
+    """One stored passage with the metadata retrieval needs."""
+
+    id: int
+    article_id: str
+    ord: int
+    title: str
+    text: str
+    embed_hash: str
+    url: str | None
+    source: str | None
+    published_at: datetime | None
+    effective_at: datetime | None
+
+
+class PassageStore:
+    """Passages of one generation and their FTS5 BM25 index."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection = connect(path)
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def indexed_versions(self) -> dict[str, str]:
+        """Article id to the content hash its passages were built from."""
+        with self._lock:
+            return {r[0]: r[1] for r in self._conn.execute("SELECT article_id, hash FROM indexed")}
+
+    def replace_articles(
+        self, remove: Sequence[str], articles: Sequence[tuple[Article, Sequence[Chunk]]]
+    ) -> tuple[list[int], list[int]]:
+        """Drop the passages of `remove` and insert new ones; returns (removed ids, added ids)."""
+        removed: list[int] = []
+        added: list[int] = []
+        with self.transaction() as conn:
+            for article_id in remove:
+                removed += [
+                    r[0] for r in conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+                ]
+                conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+                conn.execute("DELETE FROM indexed WHERE article_id = ?", (article_id,))
+            for article, chunks in articles:
+                effective = to_iso(article.published_at or article.fetched_at)
+                for chunk in chunks:
+                    cur = conn.execute(
+                        "INSERT INTO chunks (article_id, ord, title, text, embed_hash, url, source,"
+                        " published_at, effective_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            article.id,
+                            chunk.ord,
+                            article.title,
+                            chunk.text,
+                            chunk.hash,
+                            article.url,
+                            article.source,
+                            to_iso(article.published_at),
+                            effective,
+                        ),
+                    )
+                    added.append(int(cur.lastrowid or 0))
+                conn.execute(
+                    "INSERT OR REPLACE INTO indexed (article_id, hash) VALUES (?, ?)",
+                    (article.id, article.hash),
+                )
+        return removed, added
+
+    def count(self) -> int:
+        """Number of passages."""
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def max_id(self) -> int:
+        """The highest chunk id (0 when empty)."""
+        with self._lock:
+            return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0])
+
+    def all_ids_and_hashes(self) -> list[tuple[int, str]]:
+        """Every chunk id with its embedding hash, to reconcile the vector index."""
+        with self._lock:
+            return [(int(r[0]), str(r[1])) for r in self._conn.execute("SELECT id, embed_hash FROM chunks")]
+
+    def get(self, ids: Sequence[int]) -> dict[int, PassageRow]:
+        """Passages by chunk id."""
+        out: dict[int, PassageRow] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                part = list(ids[start : start + 500])
+                marks = ",".join("?" * len(part))
+                for r in self._conn.execute(f"SELECT * FROM chunks WHERE id IN ({marks})", part):
+                    out[r["id"]] = PassageRow(
+                        id=r["id"],
+                        article_id=r["article_id"],
+                        ord=r["ord"],
+                        title=r["title"],
+                        text=r["text"],
+                        embed_hash=r["embed_hash"],
+                        url=r["url"],
+                        source=r["source"],
+                        published_at=from_iso(r["published_at"]),
+                        effective_at=from_iso(r["effective_at"]),
+                    )
+        return out
+
+    def filtered_ids(
+        self, since: datetime | None, until: datetime | None, sources: Sequence[str] | None
+    ) -> list[int] | None:
+        """Chunk ids passing the filters, or None when there is no filter."""
+        if since is None and until is None and not sources:
+            return None
+        sql, params = self._filter_sql(since, until, sources)
+        with self._lock:
+            return [int(r[0]) for r in self._conn.execute(f"SELECT id FROM chunks WHERE {sql}", params)]
+
+    @staticmethod
+    def _filter_sql(
+        since: datetime | None, until: datetime | None, sources: Sequence[str] | None
+    ) -> tuple[str, list[object]]:
+        clauses: list[str] = ["1"]
+        params: list[object] = []
+        if since is not None:
+            clauses.append("effective_at >= ?")
+            params.append(to_iso(since))
+        if until is not None:
+            clauses.append("effective_at <= ?")
+            params.append(to_iso(until))
+        if sources:
+            clauses.append(f"lower(source) IN ({','.join('?' * len(sources))})")
+            params += [s.lower() for s in sources]
+        return " AND ".join(clauses), params
+
+    def bm25(
+        self,
+        terms: Sequence[str],
+        k: int,
+        title_weight: float,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> list[tuple[int, float]]:
+        """Top k chunk ids by BM25 (title and text columns), best first, with positive scores."""
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, params = self._filter_sql(since, until, sources)
+        # FTS5's bm25() is lower-is-better; negate so that higher is better like cosine.
+        sql = (
+            "SELECT chunks_fts.rowid, -bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
+            " JOIN chunks ON chunks.id = chunks_fts.rowid"
+            f" WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, [title_weight, match, *params, title_weight, k]).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]

@@ -1,0 +1,258 @@
+"""The core facade the CLI and the bot share: ingest, reindex, ask, stats."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corpus.errors import IndexBusyError, IndexMismatchError, InputError
+from corpus.loaders import iter_input_files, load_file
+from corpus.models import Article, LoadProblem
+from corpus.settings import Settings
+from corpus.store import ArticleStore
+from index.answer import NOT_COVERED, compose_answer
+from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, Progress
+from index.generation import Generation, IndexDirectory, Manifest
+from index.indexer import reconcile_vectors, sync_generation
+from index.models import Answer, IndexStats, IngestReport
+from index.retrieval import Filters, retrieve
+from index.timewords import parse_time_window
+
+__all__ = ["NewsService", "Progress"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class NewsService:
+    """Articles, their index and the answering logic, opened once per process."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        data = settings.data_dir
+        self.store = ArticleStore(data / "articles.db")
+        self.embedder = embedder
+        self.cached = CachedEmbedder(embedder, EmbeddingCache(data / "embeddings.db", settings.index.model))
+        self.index_dir = IndexDirectory(data / "index")
+        self._gen: Generation | None = None
+        self._pointer_mtime = -1
+        self._swap_lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> NewsService:
+        """Load the model, the store and the serving index."""
+        idx = settings.index
+        model = embedder or Embedder(idx.model, device=idx.device, batch_size=idx.batch_size)
+        return cls(settings, model)
+
+    def close(self) -> None:
+        """Release databases."""
+        self.store.close()
+        self.cached.cache.close()
+        if self._gen is not None:
+            self._gen.close()
+
+    # -- generations -------------------------------------------------------------------------------
+
+    def expected_manifest(self) -> Manifest:
+        """What an index built with the current settings records."""
+        idx = self.settings.index
+        return Manifest(
+            model=idx.model,
+            dimension=self.embedder.dimension,
+            chunk_words=idx.chunk_words,
+            chunk_overlap_sentences=idx.chunk_overlap_sentences,
+        )
+
+    def _check(self, gen: Generation) -> Generation:
+        diffs = gen.manifest.differences(self.expected_manifest())
+        if diffs:
+            raise IndexMismatchError(
+                "the index was built with other settings (" + "; ".join(diffs) + "): run `newsbot reindex`"
+            )
+        return gen
+
+    def _serving(self) -> Generation | None:
+        """The serving generation, reloaded when another process published or saved a newer one."""
+        with self._swap_lock:
+            mtime = self.index_dir.pointer_mtime()
+            if mtime != self._pointer_mtime:
+                name = self.index_dir.current_name()
+                self._gen = Generation.open(self.index_dir.root / name) if name else None
+                self._pointer_mtime = mtime
+            elif self._gen is not None and self._gen.vectors_changed_on_disk():
+                self._gen.reload_vectors()
+            return self._gen
+
+    def _writable(self) -> Generation:
+        """The serving generation, created empty when there is none yet; caller holds the writer lock."""
+        gen = self._serving()
+        if gen is None:
+            folder = self.index_dir.new_folder()
+            Generation.create(folder, self.expected_manifest()).close()
+            self.index_dir.publish(folder)
+            gen = self._serving()
+            assert gen is not None
+        self._check(gen)
+        reconcile_vectors(gen, self.cached)
+        return gen
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def ingest_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+        """Load files and folders, store their articles and index what is new."""
+        files, problems = iter_input_files(paths)
+        if not files and problems:
+            raise InputError("; ".join(str(p) for p in problems))
+        articles: list[Article] = []
+        fetched = datetime.now(UTC)
+        for done, path in enumerate(files, start=1):
+            result = load_file(path, self.settings.corpus, fetched_at=fetched)
+            articles.extend(result.articles)
+            problems.extend(result.problems)
+            if progress:
+                progress("reading", done, len(files))
+        return self.ingest_articles(articles, problems=problems, files=len(files), progress=progress)
+
+    def ingest_articles(
+        self,
+        articles: Iterable[Article],
+        problems: Sequence[LoadProblem] = (),
+        files: int = 0,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Store articles (idempotently) and bring the index up to date."""
+        started = time.perf_counter()
+        batch = list(articles)
+        batch = self._resolve_duplicates(batch)
+        upsert = self.store.upsert(batch)
+        with self.index_dir.writer_lock():
+            gen = self._writable()
+            synced = sync_generation(gen, self.store, self.cached, self.settings.index, progress)
+        self.store.add_to_counter("embeddings_computed", synced.embedded)
+        self.store.set_state("last_ingest", _now())
+        return IngestReport(
+            files=files,
+            articles_seen=len(batch),
+            added=len(upsert.added),
+            updated=len(upsert.updated),
+            unchanged=len(upsert.unchanged),
+            duplicates=len(upsert.duplicates),
+            removed=synced.articles_removed,
+            passages_indexed=synced.passages_added,
+            embedded=synced.embedded,
+            seconds=time.perf_counter() - started,
+            problems=tuple(str(p) for p in problems),
+        )
+
+    def _resolve_duplicates(self, articles: list[Article]) -> list[Article]:
+        """Re-key near-duplicates of stored stories so the newest version replaces the old one."""
+        try:
+            from corpus.dedup import resolve_near_duplicates
+        except ImportError:
+            return articles
+        return resolve_near_duplicates(articles, self.store, self.settings.corpus.near_duplicate_threshold)
+
+    def reindex(self, progress: Progress | None = None) -> IngestReport:
+        """Re-read the configured sources, rebuild the index aside and swap it in atomically."""
+        if not self._rebuild_lock.acquire(blocking=False):
+            raise IndexBusyError("a reindex is already running")
+        try:
+            started = time.perf_counter()
+            problems: list[str] = []
+            paths = [p for p in self.settings.corpus.paths if p.exists()]
+            if paths:
+                problems += self.ingest_paths(paths, progress).problems
+            with self.index_dir.writer_lock():
+                folder = self.index_dir.new_folder()
+                gen = Generation.create(folder, self.expected_manifest())
+                try:
+                    synced = sync_generation(gen, self.store, self.cached, self.settings.index, progress)
+                finally:
+                    gen.close()
+                self.index_dir.publish(folder)
+                self.index_dir.remove_old(keep=folder.name)
+            self._serving()
+            self.store.add_to_counter("embeddings_computed", synced.embedded)
+            self.store.set_state("last_reindex", _now())
+            return IngestReport(
+                articles_seen=self.store.count(),
+                added=synced.articles_added,
+                passages_indexed=synced.passages_added,
+                embedded=synced.embedded,
+                seconds=time.perf_counter() - started,
+                problems=tuple(problems),
+            )
+        finally:
+            self._rebuild_lock.release()
+
+    @property
+    def reindexing(self) -> bool:
+        """Whether a rebuild is running in this process."""
+        return self._rebuild_lock.locked()
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        as_of: datetime | None = None,
+        context: str | None = None,
+        sources: Sequence[str] = (),
+        mode: str | None = None,
+    ) -> Answer:
+        """Answer a question from the indexed news only, with citations; 'not covered' when it does not say."""
+        question = " ".join(question.split())
+        if not question:
+            raise InputError("the question is empty")
+        idx = self.settings.index
+        now = as_of or datetime.now(UTC)
+        window = parse_time_window(question, now)
+        until = min(window.until, now) if window.until else (now if as_of else None)
+        filters = Filters(since=window.since, until=until, sources=tuple(sources))
+        query = f"{context} {window.query}" if context else window.query
+        gen = self._serving()
+        if gen is None:
+            return Answer(question=question, answered=False, text=NOT_COVERED)
+        self._check(gen)
+        qvec = self.embedder.encode([query])[0]
+        passages = retrieve(gen, qvec, query, k or idx.top_k, idx, filters, now, mode)
+        return compose_answer(question, qvec, passages, self.cached, idx.min_relevance, idx.answer_sentences)
+
+    def record_question(self) -> None:
+        """Count one answered question."""
+        self.store.add_to_counter("questions_answered", 1)
+
+    def latest(self, n: int) -> list[Article]:
+        """The n newest articles."""
+        return self.store.latest(n)
+
+    def stats(self) -> IndexStats:
+        """What is stored and indexed."""
+        gen = self._serving()
+        return IndexStats(
+            articles=self.store.count(),
+            passages=gen.passages.count() if gen else 0,
+            vectors=gen.vectors.size if gen else 0,
+            sources=tuple(self.store.sources()),
+            model=self.settings.index.model,
+            mode=self.settings.index.mode,
+            embeddings_computed_total=int(self.store.get_state("embeddings_computed") or 0),
+            embeddings_cached=self.cached.cache.count(),
+            last_ingest=self.store.get_state("last_ingest"),
+            last_reindex=self.store.get_state("last_reindex"),
+            questions_answered=int(self.store.get_state("questions_answered") or 0),
+        )
+
+    def manifest(self) -> dict[str, object] | None:
+        """The serving generation's manifest."""
+        gen = self._serving()
+        return asdict(gen.manifest) if gen else None
