@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
 from corpus.errors import InputError, NewsbotError
+from corpus.loaders import iter_input_files
 from corpus.settings import Settings, load_settings
 from index.models import Answer, IngestReport
 from index.service import NewsService, Progress
@@ -112,6 +113,7 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     )
     # httpx logs every request URL, and Bot API URLs carry the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     ctx.obj = settings
 
 
@@ -123,10 +125,15 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 def ingest(ctx: click.Context, paths: tuple[Path, ...], with_feeds: bool, quiet: bool) -> None:
     """Load article files or folders (default: corpus.paths) and index them."""
     settings: Settings = ctx.obj
+    targets = list(paths) or settings.corpus.paths
+    files, problems = iter_input_files(targets)
+    if not files and problems and (paths or not with_feeds):
+        # Fail on bad paths before paying for the model load.
+        raise InputError("; ".join(str(p) for p in problems))
     service = open_service(ctx)
     with progress_bars(not quiet) as progress:
         if paths or not with_feeds:
-            print_report(service.ingest_paths(list(paths) or settings.corpus.paths, progress))
+            print_report(service.ingest_paths(targets, progress))
         if with_feeds:
             from corpus.feeds import poll_feeds
 

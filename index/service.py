@@ -105,8 +105,10 @@ class NewsService:
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def ingest_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
-        """Load files and folders, store their articles and index what is new."""
+    def _load_paths(
+        self, paths: Sequence[Path], progress: Progress | None
+    ) -> tuple[list[Article], list[LoadProblem], int]:
+        """Read files and folders into articles, collecting the bad records."""
         files, problems = iter_input_files(paths)
         if not files and problems:
             raise InputError("; ".join(str(p) for p in problems))
@@ -118,7 +120,12 @@ class NewsService:
             problems.extend(result.problems)
             if progress:
                 progress("reading", done, len(files))
-        return self.ingest_articles(articles, problems=problems, files=len(files), progress=progress)
+        return articles, problems, len(files)
+
+    def ingest_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+        """Load files and folders, store their articles and index what is new."""
+        articles, problems, files = self._load_paths(paths, progress)
+        return self.ingest_articles(articles, problems=problems, files=files, progress=progress)
 
     def ingest_articles(
         self,
@@ -129,8 +136,8 @@ class NewsService:
     ) -> IngestReport:
         """Store articles (idempotently) and bring the index up to date."""
         started = time.perf_counter()
-        batch = list(articles)
-        batch = self._resolve_duplicates(batch)
+        seen = list(articles)
+        batch = self._resolve_duplicates(seen)
         upsert = self.store.upsert(batch)
         with self.index_dir.writer_lock():
             gen = self._writable()
@@ -139,11 +146,12 @@ class NewsService:
         self.store.set_state("last_ingest", _now())
         return IngestReport(
             files=files,
-            articles_seen=len(batch),
+            articles_seen=len(seen),
             added=len(upsert.added),
             updated=len(upsert.updated),
             unchanged=len(upsert.unchanged),
-            duplicates=len(upsert.duplicates),
+            # Near-duplicates dropped before the upsert count as duplicates too.
+            duplicates=len(upsert.duplicates) + len(seen) - len(batch),
             removed=synced.articles_removed,
             passages_indexed=synced.passages_added,
             embedded=synced.embedded,
@@ -168,7 +176,10 @@ class NewsService:
             problems: list[str] = []
             paths = [p for p in self.settings.corpus.paths if p.exists()]
             if paths:
-                problems += self.ingest_paths(paths, progress).problems
+                # Store only: the serving index may have been built with other settings.
+                articles, found, _ = self._load_paths(paths, progress)
+                self.store.upsert(self._resolve_duplicates(articles))
+                problems += [str(p) for p in found]
             with self.index_dir.writer_lock():
                 folder = self.index_dir.new_folder()
                 gen = Generation.create(folder, self.expected_manifest())

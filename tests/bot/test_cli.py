@@ -1,0 +1,88 @@
+"""The `newsbot` command line, in-process, with the real core (the model is loaded once per session)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from index.embeddings import Embedder
+from tests.conftest import SAMPLES
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run the CLI and return (exit code, stdout, stderr)."""
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> Path:
+    """A data dir of its own, and the session's model instead of a fresh load."""
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr("index.service.Embedder", lambda *a, **k: embedder)
+    return tmp_path
+
+
+def test_ingest_ask_json_and_stats(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["ingest", "--quiet", str(SAMPLES)], capsys)
+    assert code == 0 and "5 new" in out
+    code, out, _ = run(["ask", "--json", "-k", "4", "What projects did Iran and Azerbaijan discuss?"], capsys)
+    data = json.loads(out)
+    assert code == 0 and data["answered"] and "Rasht–Astara" in data["answer"]
+    assert len(data["passages"]) == 4
+    code, out, _ = run(["ingest", "--quiet", str(SAMPLES)], capsys)
+    assert "0 new" in out and "embedded 0" in out
+    code, out, _ = run(["stats"], capsys)
+    assert code == 0 and "articles: 5" in out
+
+
+def test_batch_answers_every_line_and_reports_bad_ones(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["ingest", "--quiet", str(SAMPLES)], capsys)
+    batch = cli_env / "q.jsonl"
+    batch.write_text(
+        json.dumps({"question": "Who won the 2018 World Cup?", "as_of": None})
+        + "\nnot json\n"
+        + json.dumps({"question": "Which city did Russia take full control of?", "as_of": "2030-01-01"})
+        + "\n"
+    )
+    code, out, err = run(["ask", "--batch", str(batch), "--json"], capsys)
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [x["answered"] for x in lines] == [False, True]
+    assert f"{batch}:2" in err
+    assert code == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ask"], "give either a QUESTION or --batch"),
+        (["ask", "x", "--as-of", "yesterday-ish"], "--as-of"),
+        (["ingest", "/nonexistent/folder"], "no such file"),
+    ],
+)
+def test_bad_usage_is_one_clear_line_and_exit_2(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_bad_setting_names_the_field(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEWSBOT_INDEX__TOP_K", "many")
+    code, _, err = run(["stats"], capsys)
+    assert code == 2
+    assert "index.top_k" in err

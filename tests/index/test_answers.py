@@ -1,0 +1,83 @@
+"""Cited answers over the bundled sample corpus, with the real model, FAISS and SQLite."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from index.service import NewsService
+
+
+def test_sample_corpus_yields_five_articles(sample_service: NewsService) -> None:
+    stats = sample_service.stats()
+    assert stats.articles == 5
+    assert stats.passages >= 5
+    assert stats.vectors == stats.passages
+
+
+def test_iran_azerbaijan_projects_are_named_and_cited(sample_service: NewsService) -> None:
+    answer = sample_service.ask("What projects did Iran and Azerbaijan discuss?")
+    assert answer.answered
+    assert "Rasht–Astara railway" in answer.text
+    assert "Aghband–Kalalah bridge" in answer.text
+    assert answer.citations[0].title.startswith("Iran–Azerbaijan ties enter new phase")
+    assert answer.citations[0].source == "ILKHA"
+    # Every sentence of the answer carries a marker that points at a listed citation.
+    numbers = {c.n for c in answer.citations}
+    for sentence in re.split(r"(?<=[.!?])\s+", answer.text):
+        marks = {int(m) for m in re.findall(r"\[(\d+)\]", sentence)}
+        assert marks and marks <= numbers
+
+
+@pytest.mark.parametrize(
+    ("question", "expected_title", "expected_text"),
+    [
+        ("Which city did Russia say it took full control of?", "Seversk", "Seversk"),
+        ("Why did Hamas denounce Bolivia?", "Hamas", "Israel"),
+        ("What did the SBU drone strike hit in the Caspian Sea?", "Ukraine’s Security Service", "Filanovsky"),
+        ("Why is the Bulgarian government resigning?", "Bulgaria’s Prime Minister", "no-confidence"),
+    ],
+)
+def test_briefs_are_answered_from_their_own_article(
+    sample_service: NewsService, question: str, expected_title: str, expected_text: str
+) -> None:
+    answer = sample_service.ask(question)
+    assert answer.answered
+    assert expected_text in answer.text
+    assert expected_title in answer.citations[0].title
+    assert answer.passages[0].title == answer.citations[0].title
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Who won the 2018 World Cup?", "What is the capital of France?", "How is the weather in Tokyo?"],
+)
+def test_questions_the_news_does_not_cover_are_not_answered(
+    sample_service: NewsService, question: str
+) -> None:
+    answer = sample_service.ask(question)
+    assert not answer.answered
+    assert answer.citations == ()
+    assert "does not cover" in answer.text
+
+
+def test_json_shape_of_an_answer(sample_service: NewsService) -> None:
+    data = sample_service.ask("What projects did Iran and Azerbaijan discuss?", k=3).to_json()
+    assert set(data) == {"question", "answered", "answer", "citations", "passages"}
+    assert [p["rank"] for p in data["passages"]] == [1, 2, 3]
+    assert set(data["citations"][0]) == {"n", "article_id", "title", "url", "source", "published_at", "quote"}
+    assert data["citations"][0]["quote"] in data["answer"].replace(" [1]", "")
+
+
+def test_follow_up_context_steers_retrieval(sample_service: NewsService) -> None:
+    answer = sample_service.ask("and what about energy?", context="What did Iran and Azerbaijan discuss?")
+    assert answer.answered
+    assert answer.citations[0].title.startswith("Iran–Azerbaijan")
+
+
+def test_empty_question_is_refused(sample_service: NewsService) -> None:
+    from corpus.errors import InputError
+
+    with pytest.raises(InputError):
+        sample_service.ask("   ")
