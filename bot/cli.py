@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
 from corpus.errors import InputError, NewsbotError
+from corpus.feeds import PollReport, configured_feeds, feed_stats, import_opml, poll_feeds
 from corpus.loaders import iter_input_files
 from corpus.settings import Settings, load_settings
 from index.models import Answer, IngestReport
@@ -44,12 +46,16 @@ def progress_bars(enabled: bool) -> Iterator[Progress | None]:
     if not enabled:
         yield None
         return
-    bars: dict[str, tqdm[Any]] = {}
+    current: dict[str, tqdm[Any]] = {}
 
     def update(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
+        bar = current.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="", file=sys.stderr, leave=False)
+            # One bar at a time: stacked bars leave cursor junk on terminals that are not a tty.
+            for old in current.values():
+                old.close()
+            current.clear()
+            bar = current[stage] = tqdm(total=total, desc=stage, unit="", file=sys.stderr, leave=False)
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -57,7 +63,7 @@ def progress_bars(enabled: bool) -> Iterator[Progress | None]:
     try:
         yield update
     finally:
-        for bar in bars.values():
+        for bar in current.values():
             bar.close()
 
 
@@ -78,6 +84,19 @@ def print_report(report: IngestReport) -> None:
     )
     for problem in report.problems:
         click.echo(f"warning: {problem}", err=True)
+
+
+def print_poll_report(report: PollReport) -> None:
+    """Summarise one poll of the feeds; each failure is one warning line naming the source."""
+    click.echo(
+        f"feeds {report.feeds}: {report.fetched} changed, {report.not_modified} unchanged, {len(report.failed)}"
+        f" failed; articles {report.articles_new} new, {report.articles_updated} updated; embedded"
+        f" {report.embedded}; {report.requests} requests, {report.seconds:.1f} s"
+    )
+    for failure in report.failed:
+        click.echo(f"warning: feed {failure}", err=True)
+    for failure in report.page_errors:
+        click.echo(f"warning: article page {failure}", err=True)
 
 
 def format_answer(answer: Answer) -> str:
@@ -135,9 +154,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], with_feeds: bool, quiet:
         if paths or not with_feeds:
             print_report(service.ingest_paths(targets, progress))
         if with_feeds:
-            from corpus.feeds import poll_feeds
-
-            click.echo(str(poll_feeds(settings, service.ingest_articles, progress)))
+            print_poll_report(poll_feeds(settings, service.ingest_articles, progress))
 
 
 @cli.command()
@@ -229,6 +246,80 @@ def ask(
                 click.echo(f"error: {batch}:{line_no}: {reason}", err=True)
     if bad:
         raise InputError(f"{bad} line(s) of {batch} could not be answered")
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the Telegram bot (token from NEWSBOT_TELEGRAM__TOKEN) until interrupted."""
+    from bot.app import run_bot
+
+    run_bot(ctx.obj)
+
+
+@cli.command()
+@click.option("--as-of", "as_of", help="The digest as of this date (YYYY-MM-DD).")
+@click.option("--send", is_flag=True, help="Send it now to every subscriber who has not had today's.")
+@click.pass_context
+def digest(ctx: click.Context, as_of: str | None, send: bool) -> None:
+    """Print the daily digest, or --send it (safe while the bot runs: nobody gets it twice)."""
+    from bot.context import require_token
+    from bot.delivery import send_digest_now
+    from bot.formatting import digest_plain
+
+    if send:
+        require_token(ctx.obj)  # fail before the slow model load
+    service = open_service(ctx)
+    if not send:
+        click.echo(digest_plain(service.digest(parse_as_of(as_of))))
+        return
+    r = send_digest_now(ctx.obj, service, parse_as_of(as_of))
+    click.echo(
+        f"digest {r.digest_date}: {r.sent} sent, {r.already} already had it, {r.blocked} blocked,"
+        f" {r.failed} failed; {r.messages} messages in {r.seconds:.1f} s"
+    )
+
+
+@cli.group()
+def feeds() -> None:
+    """The agency RSS/Atom feeds polled for live news."""
+
+
+@feeds.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--source", help="Agency name for every feed of the file (default: each outline's text).")
+@click.option("--full-text", is_flag=True, help="Fetch article pages when a feed carries only summaries.")
+@click.pass_context
+def feeds_import(ctx: click.Context, file: Path, source: str | None, full_text: bool) -> None:
+    """Add the feeds of an OPML FILE (feeds already configured are skipped)."""
+    added = import_opml(ctx.obj, file, source=source, fetch_full_text=full_text)
+    click.echo(f"{added} feed(s) added; {len(configured_feeds(ctx.obj))} configured")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def feeds_list(ctx: click.Context, as_json: bool) -> None:
+    """Every configured feed with the outcome of its polls."""
+    rows = feed_stats(ctx.obj)
+    if as_json:
+        data = [{**asdict(s), "healthy": s.healthy} for s in rows]
+        click.echo(json.dumps(data, indent=2, default=lambda v: v.isoformat()))
+        return
+    if not rows:
+        click.echo("no feeds configured (add [[corpus.feeds]] to settings.toml or `newsbot feeds import`)")
+    for s in rows:
+        if s.last_polled is None:
+            status = "never polled"
+        elif s.healthy:
+            status = f"ok {s.last_ok:%Y-%m-%d %H:%M}" if s.last_ok else "ok"
+        else:
+            status = f"FAILING: {s.last_error}"
+        origin = " (imported)" if s.imported else ""
+        click.echo(
+            f"{s.source}{origin}: {s.url}\n  {status}; errors {s.error_count}, articles seen {s.articles_seen},"
+            f" new {s.articles_new}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

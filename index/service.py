@@ -15,6 +15,7 @@ from corpus.models import Article, LoadProblem
 from corpus.settings import Settings
 from corpus.store import ArticleStore
 from index.answer import NOT_COVERED, compose_answer
+from index.digest import Digest, build_digest
 from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, Progress
 from index.generation import Generation, IndexDirectory, Manifest
 from index.indexer import reconcile_vectors, sync_generation
@@ -245,6 +246,10 @@ class NewsService:
     def latest(self, n: int) -> list[Article]:
         """The n newest articles."""
         return self.store.latest(n)
+
+    def digest(self, as_of: datetime | None = None) -> Digest:
+        """The top stories of the day before as_of (default now)."""
+        return build_digest(self.store, self.embedder, self.settings.digest, as_of)
 
     def stats(self) -> IndexStats:
         """What is stored and indexed."""
