@@ -208,6 +208,8 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.option(
     "--mode", type=click.Choice(["dense", "bm25", "hybrid"]), help="Retrieval mode (default: settings)."
 )
+@click.option("--source", "sources", multiple=True, help="Only this agency (repeatable).")
+@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -217,10 +219,19 @@ def ask(
     as_of: str | None,
     batch: Path | None,
     mode: str | None,
+    sources: tuple[str, ...],
+    since: str | None,
 ) -> None:
     """Answer QUESTION from the indexed news, with citations."""
     if (question is None) == (batch is None):
         raise click.UsageError("give either a QUESTION or --batch FILE")
+    start = parse_as_of(since)
+    options: dict[str, Any] = {
+        "k": k,
+        "mode": mode,
+        "sources": sources,
+        "since": start.replace(hour=0, minute=0, second=0, microsecond=0) if start else None,
+    }
     service = open_service(ctx)
 
     def emit(answer: Answer) -> None:
@@ -229,7 +240,7 @@ def ask(
         )
 
     if question is not None:
-        emit(service.ask(question, k=k, as_of=parse_as_of(as_of), mode=mode))
+        emit(service.ask(question, as_of=parse_as_of(as_of), **options))
         return
     assert batch is not None
     bad = 0
@@ -239,7 +250,7 @@ def ask(
                 continue
             try:
                 item = BatchQuestion.model_validate_json(line)
-                emit(service.ask(item.question, k=k, as_of=parse_as_of(item.as_of or as_of), mode=mode))
+                emit(service.ask(item.question, as_of=parse_as_of(item.as_of or as_of), **options))
             except (ValidationError, InputError) as exc:
                 bad += 1
                 reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)

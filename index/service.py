@@ -219,6 +219,8 @@ class NewsService:
         as_of: datetime | None = None,
         context: str | None = None,
         sources: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
         mode: str | None = None,
     ) -> Answer:
         """Answer a question from the indexed news only, with citations; 'not covered' when it does not say."""
@@ -228,8 +230,11 @@ class NewsService:
         idx = self.settings.index
         now = as_of or datetime.now(UTC)
         window = parse_time_window(question, now)
-        until = min(window.until, now) if window.until else (now if as_of else None)
-        filters = Filters(since=window.since, until=until, sources=tuple(sources))
+        ends = [t for t in (window.until, until, now if as_of else None) if t is not None]
+        starts = [t for t in (window.since, since) if t is not None]
+        filters = Filters(
+            since=max(starts, default=None), until=min(ends, default=None), sources=tuple(sources)
+        )
         query = f"{context} {window.query}" if context else window.query
         gen = self._serving()
         if gen is None:

@@ -81,3 +81,10 @@ def test_empty_question_is_refused(sample_service: NewsService) -> None:
 
     with pytest.raises(InputError):
         sample_service.ask("   ")
+
+
+def test_source_filter_keeps_only_that_agency(sample_service: NewsService) -> None:
+    question = "What projects did Iran and Azerbaijan discuss?"
+    assert sample_service.ask(question, sources=["ilkha"]).answered
+    other = sample_service.ask(question, sources=["Reuters"])
+    assert (other.answered, other.passages) == (False, ())
