@@ -1,0 +1,197 @@
+"""Build the python-telegram-bot Application, register handlers, and run it (polling or webhook)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import Any, cast
+from urllib.parse import urlparse
+
+from telegram import BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot import admin, handlers, subscribe
+from bot.context import BotContext, NewsCore, api_urls, require_token
+from bot.handlers import BOT_CONTEXT
+from corpus.errors import ConfigError
+from corpus.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PUBLIC_COMMANDS = (
+    ("ask", "Ask a question about the news"),
+    ("latest", "Newest headlines: /latest [N]"),
+    ("sources", "Agencies and dates I know"),
+    ("subscribe", "Daily digest: /subscribe [HH:MM] [Area/City]"),
+    ("unsubscribe", "Stop the daily digest"),
+    ("digest", "Today's digest now"),
+    ("help", "What I can do"),
+)
+ADMIN_COMMANDS = (("reindex", "Rebuild the index"), ("stats", "Index and bot statistics"))
+ALLOWED_UPDATES = [Update.MESSAGE, Update.MY_CHAT_MEMBER]
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token in log lines (httpx logs request URLs, which contain it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "[TOKEN]"), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "[TOKEN]")
+        return True
+
+
+def configure_logging(settings: Settings, token: str) -> None:
+    """Log at the configured level, keep httpx quiet, and redact the token on every root handler."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactToken) and f.token == token for f in handler.filters):
+            handler.addFilter(RedactToken(token))
+
+
+def _commands(pairs: tuple[tuple[str, str], ...]) -> list[BotCommand]:
+    return [BotCommand(name, description) for name, description in pairs]
+
+
+async def post_init(application: Application) -> None:
+    """Register the command menus (admin commands only for admins) and the digest jobs."""
+    bc = cast(BotContext, application.bot_data[BOT_CONTEXT])
+    await application.bot.set_my_commands(_commands(PUBLIC_COMMANDS))
+    for admin_id in bc.settings.telegram.admin_ids:
+        try:
+            await application.bot.set_my_commands(
+                _commands(PUBLIC_COMMANDS + ADMIN_COMMANDS), scope=BotCommandScopeChat(admin_id)
+            )
+        except TelegramError as exc:  # an admin who never opened a chat with the bot has no chat yet
+            log.warning("could not set admin commands for %s: %s", admin_id, exc)
+    await subscribe.schedule_all(application)
+
+
+async def post_shutdown(application: Application) -> None:
+    """Close the subscription store."""
+    cast(BotContext, application.bot_data[BOT_CONTEXT]).subscriptions.close()
+
+
+def register_handlers(application: Application) -> None:
+    """Commands, questions (private text; group mentions and replies), block updates, one error handler."""
+    add = application.add_handler
+    add(CommandHandler(["start", "help"], handlers.start))
+    add(CommandHandler("ask", handlers.ask))
+    add(CommandHandler("latest", handlers.latest))
+    add(CommandHandler("sources", handlers.sources))
+    add(CommandHandler("reindex", admin.reindex))
+    add(CommandHandler("stats", admin.stats))
+    add(CommandHandler("subscribe", subscribe.subscribe))
+    add(CommandHandler("unsubscribe", subscribe.unsubscribe))
+    add(CommandHandler("digest", subscribe.digest_now))
+    text = filters.TEXT & ~filters.COMMAND
+    add(MessageHandler(text & filters.ChatType.PRIVATE, handlers.on_private_text))
+    add(
+        MessageHandler(
+            text & filters.ChatType.GROUPS & (filters.Entity("mention") | filters.REPLY),
+            handlers.on_group_text,
+        )
+    )
+    add(ChatMemberHandler(subscribe.on_member_change, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_error_handler(handlers.on_error)
+
+
+def build_application(settings: Settings, service: NewsCore) -> Application:
+    """The Application with its BotContext in bot_data; nothing runs until it is started."""
+    builder = (
+        ApplicationBuilder()
+        .token(require_token(settings))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW))
+        .concurrent_updates(True)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    urls = api_urls(settings)
+    if urls:
+        builder = builder.base_url(urls[0]).base_file_url(urls[1])
+    application = builder.build()
+    application.bot_data[BOT_CONTEXT] = BotContext.create(settings, service)
+    register_handlers(application)
+    return application
+
+
+async def _watch_stop(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop the application once the embedding caller sets its stop event."""
+    event = context.job.data if context.job else None
+    if isinstance(event, threading.Event) and event.is_set():
+        context.application.stop_running()
+
+
+def _run(application: Application, settings: Settings, token: str) -> None:
+    """Poll or serve the webhook until stopped; signal handlers only in the main thread."""
+    main = threading.current_thread() is threading.main_thread()
+    extra: dict[str, Any] = {} if main else {"stop_signals": None}
+    tg = settings.telegram
+    if tg.mode == "webhook":
+        if not tg.webhook_url:
+            raise ConfigError("webhook mode needs telegram.webhook_url (NEWSBOT_TELEGRAM__WEBHOOK_URL)")
+        application.run_webhook(
+            listen=tg.webhook_listen,
+            port=tg.webhook_port,
+            url_path=urlparse(tg.webhook_url).path.lstrip("/"),
+            webhook_url=tg.webhook_url,
+            allowed_updates=ALLOWED_UPDATES,
+            # Derived from the token, so Telegram can prove to us that an update really comes from it.
+            secret_token=hashlib.sha256(token.encode()).hexdigest()[:32],
+            **extra,
+        )
+    else:
+        application.run_polling(
+            poll_interval=tg.poll_interval_seconds, allowed_updates=ALLOWED_UPDATES, **extra
+        )
+
+
+def _open_service(settings: Settings) -> NewsCore:
+    """The real core; imported here because loading it (torch, the model) is slow."""
+    from index.service import NewsService
+
+    return NewsService.open(settings)
+
+
+def run_bot(
+    settings: Settings, *, service: NewsCore | None = None, stop: threading.Event | None = None
+) -> None:
+    """Run the bot until stopped (blocking); opens and closes the core service unless one is given."""
+    token = require_token(settings)
+    configure_logging(settings, token)
+    core = service if service is not None else _open_service(settings)
+    try:
+        application = build_application(settings, core)
+        if stop is not None and application.job_queue is not None:
+            application.job_queue.run_repeating(_watch_stop, interval=0.2, data=stop, name="stop watcher")
+        _run(application, settings, token)
+    finally:
+        if service is None:
+            core.close()

@@ -1,0 +1,140 @@
+"""What the handlers share: the one Settings, the core service, the subscription store and small state."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from bot.formatting import DigestLike
+from bot.ratelimit import QuestionLimiter
+from bot.subscriptions import SubscriptionStore
+from corpus.errors import ConfigError
+from corpus.models import Article
+from corpus.settings import Settings
+from index.models import Answer, IndexStats, IngestReport
+
+Progress = Callable[[str, int, int], None]
+FOLLOWUP_STARTS = ("and ", "what about", "how about", "and what", "also ", "what of", "same for")
+PRONOUNS = frozenset(
+    {
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "he",
+        "she",
+        "his",
+        "her",
+        "there",
+    }
+)
+
+
+class NewsCore(Protocol):
+    """The parts of index.service.NewsService the bot calls."""
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        as_of: datetime | None = None,
+        context: str | None = None,
+    ) -> Answer: ...
+    def reindex(self, progress: Progress | None = None) -> IngestReport: ...
+    def stats(self) -> IndexStats: ...
+    def latest(self, n: int) -> list[Article]: ...
+    def record_question(self) -> None: ...
+    def digest(self, as_of: datetime | None = None) -> DigestLike: ...
+    def close(self) -> None: ...
+
+
+def require_token(settings: Settings) -> str:
+    """The bot token, or the one clear error saying where it must come from."""
+    token = settings.telegram.token.get_secret_value().strip() if settings.telegram.token else ""
+    if not token:
+        raise ConfigError("missing bot token: set NEWSBOT_TELEGRAM__TOKEN")
+    return token
+
+
+def api_urls(settings: Settings) -> tuple[str, str] | None:
+    """(base_url, base_file_url) of a self-hosted Bot API server; None for api.telegram.org."""
+    base = settings.telegram.base_url
+    if not base:
+        return None
+    base = base.rstrip("/")
+    file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file"
+    return base, file_base
+
+
+def looks_like_followup(question: str) -> bool:
+    """Short, 'and…'/'what about…'-led or pronoun-led questions lean on the previous one."""
+    text = question.strip().lower()
+    words = text.rstrip("?!. ").split()
+    return len(words) <= 4 or text.startswith(FOLLOWUP_STARTS) or (bool(words) and words[0] in PRONOUNS)
+
+
+class ChatMemory:
+    """The topic of each chat's last question and when it was asked, for follow-ups."""
+
+    def __init__(self, minutes: float, max_chats: int = 10_000) -> None:
+        self.seconds = minutes * 60
+        self._max = max_chats
+        self._topics: OrderedDict[int, tuple[str, float]] = OrderedDict()
+
+    def context_for(self, chat_id: int, question: str, now: float) -> str | None:
+        """The earlier topic to retrieve with, when this question is a follow-up within the window."""
+        last = self._topics.get(chat_id)
+        if last is None or now - last[1] > self.seconds or not looks_like_followup(question):
+            return None
+        return last[0]
+
+    def remember(self, chat_id: int, question: str, context: str | None, now: float) -> None:
+        """A follow-up keeps the earlier topic alive; a fresh question becomes the topic."""
+        self._topics[chat_id] = (context or question, now)
+        self._topics.move_to_end(chat_id)
+        if len(self._topics) > self._max:
+            self._topics.popitem(last=False)
+
+
+@dataclass
+class ReindexState:
+    """Whether a rebuild started from the bot is running (one at a time)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class BotContext:
+    """Everything a handler needs, built once at start-up and kept in application.bot_data."""
+
+    settings: Settings
+    service: NewsCore
+    subscriptions: SubscriptionStore
+    limiter: QuestionLimiter
+    memory: ChatMemory
+    reindex: ReindexState = field(default_factory=ReindexState)
+
+    @classmethod
+    def create(cls, settings: Settings, service: NewsCore) -> BotContext:
+        """Open the subscription store under data_dir and set up the limits."""
+        return cls(
+            settings=settings,
+            service=service,
+            subscriptions=SubscriptionStore(settings.data_dir / "bot.db"),
+            limiter=QuestionLimiter(settings.telegram.questions_per_minute),
+            memory=ChatMemory(settings.telegram.context_minutes),
+        )
+
+    def is_admin(self, user_id: int | None) -> bool:
+        """Whether a user may run admin commands."""
+        return user_id is not None and user_id in self.settings.telegram.admin_ids

@@ -1,0 +1,198 @@
+"""Telegram HTML for answers, sources, headlines and digests, and splitting below the message limit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from html import escape
+from typing import Protocol
+
+from corpus.models import Article
+from index.models import Answer, Citation
+
+MESSAGE_LIMIT = 4096
+NOT_COVERED = "Not covered: I found nothing about this in the articles I have indexed."
+EMPTY_DIGEST = "No news today — nothing new was published since the last digest."
+
+_TOKEN = re.compile(r"<[^>]*>|&#?\w+;|\s+|[^<&\s]+|[<&]")
+_TAG = re.compile(r"<(/?)([a-zA-Z]+)")
+
+
+class StoryLike(Protocol):
+    """What a digest story offers (index.digest.Story)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def published_at(self) -> datetime | None: ...
+
+
+class DigestLike(Protocol):
+    """What a digest offers (index.digest.Digest)."""
+
+    @property
+    def date(self) -> date: ...
+    @property
+    def stories(self) -> Sequence[StoryLike]: ...
+
+
+def tg_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links become href attributes; anything else is dropped."""
+    if url and url.lower().startswith(("http://", "https://")):
+        return url
+    return None
+
+
+def link(text: str, url: str | None) -> str:
+    """An escaped <a> link, or just the escaped text when there is no usable URL."""
+    href = safe_url(url)
+    label = escape(text, quote=False)
+    return f'<a href="{escape(href, quote=True)}">{label}</a>' if href else label
+
+
+def byline(source: str | None, when: datetime | None) -> str:
+    """'Agency, 12 Dec 2025' with whatever parts are known, escaped."""
+    parts = [escape(source, quote=False)] if source else []
+    if when is not None:
+        parts.append(f"{when.day} {when:%b %Y}")
+    return ", ".join(parts)
+
+
+def _source_line(c: Citation) -> str:
+    tail = byline(c.source, c.published_at)
+    return f"[{c.n}] {link(c.title, c.url)}" + (f" — {tail}" if tail else "")
+
+
+def format_answer(answer: Answer) -> str:
+    """The cited answer, then its numbered clickable sources; 'not covered' said plainly."""
+    if not answer.answered:
+        return escape(NOT_COVERED, quote=False)
+    body = escape(answer.text.strip(), quote=False)
+    if not answer.citations:
+        return body
+    sources = "\n".join(_source_line(c) for c in answer.citations)
+    return f"{body}\n\n<b>Sources</b>\n{sources}"
+
+
+def format_headlines(articles: Iterable[Article]) -> str:
+    """One line per article: linked headline, agency and date."""
+    lines = []
+    for art in articles:
+        tail = byline(art.source, art.published_at or art.fetched_at)
+        lines.append(f"• {link(art.title, art.url)}" + (f" — {tail}" if tail else ""))
+    return "\n".join(lines) if lines else "Nothing is indexed yet."
+
+
+def format_sources(rows: Iterable[tuple[str | None, int, datetime | None, datetime | None]]) -> str:
+    """Agencies with article counts and the date range they cover."""
+    lines = []
+    for source, count, first, last in rows:
+        name = escape(source or "Unknown agency", quote=False)
+        span = f", {first:%Y-%m-%d} – {last:%Y-%m-%d}" if first and last else ""
+        lines.append(f"• <b>{name}</b>: {count} article{'s' if count != 1 else ''}{span}")
+    return "\n".join(lines) if lines else "Nothing is indexed yet."
+
+
+def format_digest(digest: DigestLike) -> str:
+    """Headline, one summary sentence and a link per story; the empty note when there is none."""
+    if not digest.stories:
+        return escape(EMPTY_DIGEST, quote=False)
+    parts = [f"<b>Your news digest for {digest.date:%A, %d %B %Y}</b>"]
+    for story in digest.stories:
+        tail = byline(story.source, story.published_at)
+        head = f"<b>{escape(story.title, quote=False)}</b>" + (f" — {tail}" if tail else "")
+        href = safe_url(story.url)
+        more = f'\n<a href="{escape(href, quote=True)}">Read more</a>' if href else ""
+        parts.append(f"{head}\n{escape(story.summary.strip(), quote=False)}{more}")
+    return "\n\n".join(parts)
+
+
+def digest_plain(digest: DigestLike) -> str:
+    """The digest as plain text for the terminal."""
+    if not digest.stories:
+        return EMPTY_DIGEST
+    parts = [f"News digest for {digest.date:%A, %d %B %Y}"]
+    for story in digest.stories:
+        day = f"{story.published_at:%Y-%m-%d}" if story.published_at else None
+        tail = ", ".join(p for p in (story.source, day) if p)
+        lines = [f"* {story.title}" + (f" ({tail})" if tail else ""), f"  {story.summary.strip()}"]
+        if story.url:
+            lines.append(f"  {story.url}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def split_message(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split HTML below `limit` at paragraphs, then lines, then words; tags always stay balanced."""
+    return [c for c in _pack(html, limit, ("\n\n", "\n")) if c.strip()]
+
+
+def _pack(text: str, limit: int, seps: tuple[str, ...]) -> list[str]:
+    """Greedily join pieces split at the first separator; pieces still too long are split finer."""
+    if tg_len(text) <= limit:
+        return [text]
+    if not seps:
+        return _split_tokens(text, limit)
+    sep, finer = seps[0], seps[1:]
+    chunks: list[str] = []
+    current = ""
+    for piece in text.split(sep):
+        for part in _pack(piece, limit, finer) if tg_len(piece) > limit else [piece]:
+            candidate = f"{current}{sep}{part}" if current else part
+            if tg_len(candidate) <= limit:
+                current = candidate
+            else:
+                if current:
+                    chunks.append(current)
+                current = part
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _split_tokens(text: str, limit: int) -> list[str]:
+    """Split between words, tags and entities; open tags are closed and reopened in the next part."""
+    chunks: list[str] = []
+    current = ""
+    stack: list[tuple[str, str]] = []  # (name, opening tag) of tags open at this point
+    for token in _TOKEN.findall(text):
+        openers = "".join(opening for _, opening in stack)
+        closers = "".join(f"</{name}>" for name, _ in reversed(stack))
+        tag = _TAG.match(token)
+        # An opening tag also needs room for its own closer should the message end right after it.
+        own = f"</{tag.group(2)}>" if tag and not tag.group(1) else ""
+        for piece in _hard_pieces(token, limit - tg_len(openers + closers)):
+            if current != openers and tg_len(current + piece + own + closers) > limit:
+                chunks.append(current.rstrip() + closers)
+                current = openers
+            current += piece.lstrip() if current == openers else piece
+        if tag:
+            if tag.group(1):
+                if stack and stack[-1][0] == tag.group(2).lower():
+                    stack.pop()
+            elif not token.endswith("/>"):
+                stack.append((tag.group(2).lower(), token))
+    if current.strip():
+        chunks.append(current)
+    return chunks
+
+
+def _hard_pieces(token: str, room: int) -> list[str]:
+    """A word longer than a whole message is cut into slices; tags and entities never are."""
+    room = max(room, 1)
+    if token.startswith(("<", "&")) or tg_len(token) <= room:
+        return [token]
+    step = room if tg_len(token) == len(token) else max(room // 2, 1)  # astral characters count twice
+    return [token[i : i + step] for i in range(0, len(token), step)]

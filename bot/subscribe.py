@@ -1,0 +1,136 @@
+"""Digest subscriptions: /subscribe, /unsubscribe, /digest, block/unblock updates, and the daily jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from datetime import time as dtime
+from html import escape
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from telegram import ChatMember, Update
+from telegram.ext import Application, ContextTypes, JobQueue
+
+from bot.context import BotContext
+from bot.delivery import deliver_digest, telegram_send
+from bot.formatting import format_digest
+from bot.handlers import BOT_CONTEXT, bot_context, reply_html
+from bot.subscriptions import parse_subscribe_args
+from corpus.errors import InputError
+
+log = logging.getLogger(__name__)
+
+Slot = tuple[str, str]
+CATCH_UP_DELAY_SECONDS = 1.0
+
+
+def slot_time(slot: Slot) -> dtime:
+    """The wall-clock time of a (HH:MM, Area/City) slot, in its zone."""
+    hh, mm = slot[0].split(":")
+    return dtime(int(hh), int(mm), tzinfo=ZoneInfo(slot[1]))
+
+
+def slot_passed_today(slot: Slot, now: datetime | None = None) -> bool:
+    """Whether the slot's time has already come today in its zone."""
+    tz = ZoneInfo(slot[1])
+    local = (now or datetime.now(tz)).astimezone(tz)
+    return local.time().replace(tzinfo=None) >= slot_time(slot).replace(tzinfo=None)
+
+
+async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Deliver the digest to one slot's subscribers who have not had today's."""
+    bc = bot_context(context)
+    slot = context.job.data if context.job else None
+    await deliver_digest(
+        telegram_send(context.bot),
+        bc.service,
+        bc.subscriptions,
+        bc.settings,
+        slot=slot if isinstance(slot, tuple) else None,
+    )
+
+
+def schedule_slot(job_queue: JobQueue[Any], slot: Slot) -> None:
+    """One daily job per distinct (time, zone); adding it twice is a no-op."""
+    name = f"digest {slot[0]} {slot[1]}"
+    if job_queue.get_jobs_by_name(name):
+        return
+    job_queue.run_daily(
+        digest_job, slot_time(slot), name=name, data=slot, job_kwargs={"misfire_grace_time": 600}
+    )
+
+
+async def schedule_all(application: Application) -> None:
+    """At start-up: re-register every slot's daily job and catch up slots whose time passed while down."""
+    bc = cast(BotContext, application.bot_data[BOT_CONTEXT])
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+    slots = await asyncio.to_thread(bc.subscriptions.slots)
+    for slot in sorted(slots):
+        schedule_slot(job_queue, slot)
+        if slot_passed_today(slot):
+            # The claim table makes this a no-op for anyone who already got today's digest.
+            job_queue.run_once(
+                digest_job,
+                CATCH_UP_DELAY_SECONDS,
+                name=f"catch-up {slot[0]} {slot[1]}",
+                data=slot,
+                job_kwargs={"misfire_grace_time": None},
+            )
+    log.info("scheduled daily digests for %d time slots", len(slots))
+
+
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/subscribe [HH:MM] [Area/City]: a daily digest at that time (defaults from the digest settings)."""
+    bc, message, chat = bot_context(context), update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    try:
+        defaults = bc.settings.digest
+        when, tz = parse_subscribe_args(context.args or [], defaults.time, defaults.timezone)
+    except InputError as exc:
+        await message.reply_text(escape(str(exc), quote=False))
+        return
+    await asyncio.to_thread(bc.subscriptions.subscribe, chat.id, when, tz)
+    if context.job_queue is not None:
+        schedule_slot(context.job_queue, (when, tz))
+    await message.reply_text(
+        f"Subscribed: you will get the news digest every day at {when} ({tz}).\n"
+        "Send /unsubscribe to stop, /digest to see today's now."
+    )
+
+
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unsubscribe: no more digests."""
+    bc, message, chat = bot_context(context), update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    removed = await asyncio.to_thread(bc.subscriptions.unsubscribe, chat.id)
+    await message.reply_text(
+        "Unsubscribed: no more daily digests." if removed else "You had no subscription."
+    )
+
+
+async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/digest: today's digest, right now."""
+    bc, message = bot_context(context), update.effective_message
+    if message is None:
+        return
+    digest = await asyncio.to_thread(bc.service.digest, None)
+    await reply_html(message, format_digest(digest))
+
+
+async def on_member_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A user blocked (inactive) or unblocked (active again) the bot."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    status = change.new_chat_member.status
+    active = status in (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+    if active or status in (ChatMember.BANNED, ChatMember.LEFT):
+        known = await asyncio.to_thread(bot_context(context).subscriptions.set_active, change.chat.id, active)
+        if known:
+            log.info("chat %s %s the bot", change.chat.id, "unblocked" if active else "blocked")

@@ -1,0 +1,200 @@
+"""Digest subscribers and their deliveries in SQLite, so both survive restarts and parallel senders."""
+
+from __future__ import annotations
+
+import re
+import threading
+import zoneinfo
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from sqlite3 import Connection, Row
+
+from corpus.errors import InputError
+from corpus.store import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS subscribers (
+    chat_id INTEGER PRIMARY KEY,
+    send_time TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    chat_id INTEGER NOT NULL,
+    digest_date TEXT NOT NULL,
+    status TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (chat_id, digest_date)
+);
+"""
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One chat's digest subscription."""
+
+    chat_id: int
+    time: str
+    timezone: str
+    active: bool
+
+
+def parse_subscribe_args(args: Sequence[str], default_time: str, default_tz: str) -> tuple[str, str]:
+    """(HH:MM, Area/City) from `/subscribe [HH:MM] [Area/City]`, in either order, defaults filled in."""
+    time_, tz = default_time, default_tz
+    if len(args) > 2:
+        raise InputError("usage: /subscribe [HH:MM] [Area/City], e.g. /subscribe 07:30 Europe/Berlin")
+    for arg in args:
+        match = _TIME.match(arg)
+        if match:
+            time_ = f"{int(match.group(1)):02d}:{match.group(2)}"
+        # Compared against the known names only, so user text never becomes a file path lookup.
+        elif arg in zoneinfo.available_timezones():
+            tz = arg
+        else:
+            raise InputError(f"I don't know the time or time zone {arg[:40]!r}; try 07:30 and Europe/Berlin.")
+    return time_, tz
+
+
+class SubscriptionStore:
+    """Subscribers and (chat, digest date) deliveries in data_dir/bot.db."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = connect(path)
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        # BEGIN IMMEDIATE takes SQLite's write lock up front, so a claim is atomic across processes.
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def subscribe(self, chat_id: int, time: str, timezone: str) -> Subscription:
+        """Create or change a subscription and make it active."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO subscribers (chat_id, send_time, timezone, active, updated_at)"
+                " VALUES (?, ?, ?, 1, ?)"
+                " ON CONFLICT(chat_id) DO UPDATE SET send_time = excluded.send_time,"
+                " timezone = excluded.timezone, active = 1, updated_at = excluded.updated_at",
+                (chat_id, time, timezone, _now()),
+            )
+        return Subscription(chat_id, time, timezone, True)
+
+    def unsubscribe(self, chat_id: int) -> bool:
+        """Remove a subscription; False when there was none."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM subscribers WHERE chat_id = ?", (chat_id,)).rowcount > 0
+
+    def set_active(self, chat_id: int, active: bool) -> bool:
+        """Mark a subscriber (in)active after a block or unblock; False when not subscribed."""
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    "UPDATE subscribers SET active = ?, updated_at = ? WHERE chat_id = ?",
+                    (int(active), _now(), chat_id),
+                ).rowcount
+                > 0
+            )
+
+    def get(self, chat_id: int) -> Subscription | None:
+        """One chat's subscription."""
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM subscribers WHERE chat_id = ?", (chat_id,)).fetchone()
+        return _row(row) if row else None
+
+    def active(self) -> list[Subscription]:
+        """Every active subscription."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM subscribers WHERE active = 1 ORDER BY chat_id"
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def slots(self) -> set[tuple[str, str]]:
+        """The distinct (time, timezone) pairs active subscribers want their digest at."""
+        return {(s.time, s.timezone) for s in self.active()}
+
+    def pending(self, digest_date: date, slot: tuple[str, str] | None = None) -> list[int]:
+        """Active subscribers (of one slot, or all) without a delivery for that digest date."""
+        time_, tz = slot or (None, None)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT chat_id FROM subscribers s WHERE active = 1"
+                " AND (? IS NULL OR (send_time = ? AND timezone = ?))"
+                " AND NOT EXISTS (SELECT 1 FROM deliveries d"
+                " WHERE d.chat_id = s.chat_id AND d.digest_date = ?)"
+                " ORDER BY chat_id",
+                (time_, time_, tz, digest_date.isoformat()),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def claim(self, chat_id: int, digest_date: date) -> bool:
+        """Reserve this chat's digest of that date; only one caller, in any process, ever gets True."""
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    "INSERT OR IGNORE INTO deliveries (chat_id, digest_date, status, claimed_at)"
+                    " VALUES (?, ?, 'claimed', ?)",
+                    (chat_id, digest_date.isoformat(), _now()),
+                ).rowcount
+                == 1
+            )
+
+    def mark_sent(self, chat_id: int, digest_date: date) -> None:
+        """Record that a claimed digest went out."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = 'sent' WHERE chat_id = ? AND digest_date = ?",
+                (chat_id, digest_date.isoformat()),
+            )
+
+    def release(self, chat_id: int, digest_date: date) -> None:
+        """Give a claim back after a send that failed for good, so a later run may try again."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM deliveries WHERE chat_id = ? AND digest_date = ? AND status = 'claimed'",
+                (chat_id, digest_date.isoformat()),
+            )
+
+    def delivered(self, digest_date: date) -> list[int]:
+        """Chats whose digest of that date went out."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT chat_id FROM deliveries WHERE digest_date = ? AND status = 'sent' ORDER BY chat_id",
+                (digest_date.isoformat(),),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def counts(self) -> tuple[int, int]:
+        """(active, all) subscribers."""
+        with self._lock:
+            row = self._conn.execute("SELECT COALESCE(SUM(active), 0), COUNT(*) FROM subscribers").fetchone()
+        return int(row[0]), int(row[1])
+
+
+def _row(row: Row) -> Subscription:
+    return Subscription(int(row["chat_id"]), str(row["send_time"]), str(row["timezone"]), bool(row["active"]))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

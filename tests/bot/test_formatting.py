@@ -1,0 +1,129 @@
+"""HTML formatting and message splitting."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+
+from bot.formatting import (
+    EMPTY_DIGEST,
+    NOT_COVERED,
+    digest_plain,
+    format_answer,
+    format_digest,
+    format_headlines,
+    split_message,
+    tg_len,
+)
+from index.digest import Digest
+from index.models import Answer, Citation
+from tests.bot.fakes import FakeService, story
+
+ALLOWED = {"b", "i", "a", "u", "s", "code", "pre", "blockquote"}
+
+
+class _Checker(HTMLParser):
+    """Fails on unbalanced or unknown tags, like Telegram's HTML parser would."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        assert tag in ALLOWED, tag
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack.pop() == tag, tag
+
+
+def assert_valid_html(text: str) -> None:
+    """Balanced allowed tags, no stray '<' or unescaped '&'."""
+    checker = _Checker()
+    checker.feed(text)
+    checker.close()
+    assert checker.stack == []
+    assert not re.search(r"&(?!(amp|lt|gt|quot|#\d+);)", text)
+
+
+def test_answer_escapes_text_and_links_sources() -> None:
+    answer = FakeService(answer_text="Iran & Azerbaijan <talked> [1].").ask("q")
+    html = format_answer(answer)
+    assert_valid_html(html)
+    assert "Iran &amp; Azerbaijan &lt;talked&gt; [1]." in html
+    assert '<a href="https://ilkha.example/a?x=1&amp;y=2">Iran–Azerbaijan ties &lt;new&gt; phase</a>' in html
+    assert "ILKHA, 4 Dec 2025" in html
+
+
+def test_not_covered_is_plain() -> None:
+    html = format_answer(Answer(question="q", answered=False, text="x"))
+    assert html == NOT_COVERED
+
+
+def test_unsafe_urls_are_not_links() -> None:
+    cite = Citation(1, "a", "Title", "javascript:alert(1)", None, None, "q")
+    html = format_answer(Answer(question="q", answered=True, text="t [1]", citations=(cite,)))
+    assert "href" not in html and "[1] Title" in html
+
+
+def test_headlines_fall_back_to_fetch_date() -> None:
+    arts = FakeService().latest(2)
+    html = format_headlines(arts)
+    assert html.count("<a href=") == 2 and "Headline 0 &amp; more" in html
+
+
+def test_digest_html_and_plain() -> None:
+    d = Digest(date(2025, 12, 4), datetime.now(UTC), datetime.now(UTC), (story(1), story(2)))
+    html = format_digest(d)
+    assert_valid_html(html)
+    assert html.count("Read more") == 2 and "Story 1 &lt;b&gt;&amp; co&lt;/b&gt;" in html
+    assert "Summary sentence 2 about R&amp;D." in html
+    plain = digest_plain(d)
+    assert "* Story 1 <b>& co</b> (ILKHA, 2025-12-04)" in plain
+    empty = Digest(date(2025, 12, 4), datetime.now(UTC), datetime.now(UTC), ())
+    assert format_digest(empty) == EMPTY_DIGEST
+
+
+def test_short_message_is_one_part() -> None:
+    assert split_message("hello\n\nworld") == ["hello\n\nworld"]
+
+
+def test_ten_thousand_character_answer_splits_at_paragraphs() -> None:
+    paragraphs = [f"Paragraph {i} " + "word & <x> " * 60 + f"[{i}]." for i in range(16)]
+    text = "\n\n".join(paragraphs)
+    assert len(text) > 10_000
+    answer = FakeService(answer_text=text).ask("q")
+    parts = split_message(format_answer(answer))
+    assert len(parts) >= 3
+    for part in parts:
+        assert tg_len(part) <= 4096
+        assert_valid_html(part)
+        # Every part starts at a paragraph start: nothing was cut mid-paragraph.
+        assert part.startswith(("Paragraph", "<b>Sources"))
+    joined = "\n\n".join(parts)
+    assert joined == format_answer(answer)
+
+
+def test_one_huge_paragraph_splits_between_words_and_keeps_tags_balanced() -> None:
+    html = (
+        "<b>"
+        + " ".join(f"w{i}&amp;" for i in range(3000))
+        + "</b> tail "
+        + '<a href="https://x">'
+        + ("link " * 1500)
+        + "</a>"
+    )
+    parts = split_message(html, limit=1000)
+    assert len(parts) > 10
+    for part in parts:
+        assert tg_len(part) <= 1000
+        assert_valid_html(part)
+    visible = re.sub(r"<[^>]+>", "", " ".join(parts))
+    assert visible.split() == re.sub(r"<[^>]+>", "", html).split()
+
+
+def test_word_longer_than_a_message_is_cut() -> None:
+    parts = split_message("x" * 9000 + " 😀" * 3000)
+    assert all(tg_len(p) <= 4096 for p in parts)
+    assert "".join(parts).replace(" ", "") == "x" * 9000 + "😀" * 3000
