@@ -1,0 +1,172 @@
+"""RSS 0.9x/1.0/2.0 and Atom documents parsed with feedparser into Articles; article pages into full text."""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import re
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from corpus.cleaning import clean_article_text
+from corpus.dedup import canonical_url
+from corpus.errors import FetchError
+from corpus.fetch import FetchResult, looks_binary
+from corpus.loaders import load_html
+from corpus.models import Article, stable_id
+from corpus.settings import FeedSettings, Settings
+
+log = logging.getLogger(__name__)
+
+_BLOCK_TAG = re.compile(r"<\s*(?:br|/p|p|/div|div|/li|li|/h[1-6]|h[1-6]|/blockquote|tr|td|th)\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+_SKIP_BLOCK = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+_HTML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S
+)
+_PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
+# A feed "content" counts as full text only when it is clearly longer than the summary.
+FULL_TEXT_MIN_WORDS = 120
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One feed entry as an Article, and whether the feed carried only a summary of it."""
+
+    article: Article
+    summary_only: bool
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """The entries of one fetched feed, plus the feed's own title and any parser warning."""
+
+    title: str
+    items: tuple[FeedItem, ...]
+    warning: str | None = None
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, one paragraph per line."""
+    text = _SKIP_BLOCK.sub(" ", fragment)
+    text = _BLOCK_TAG.sub("\n", text)
+    text = html.unescape(_TAG.sub("", text))
+    return "\n".join(" ".join(line.split()) for line in text.split("\n") if line.strip())
+
+
+def _language(code: str | None) -> str | None:
+    """'en-US' -> 'en'."""
+    if not code:
+        return None
+    return code.strip().lower().replace("_", "-").split("-")[0] or None
+
+
+def _datetime(parsed: Any) -> datetime | None:
+    """feedparser's UTC struct_time to an aware datetime."""
+    if not parsed:
+        return None
+    try:
+        year, month, day, hour, minute, second = parsed[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _entry_text(entry: Any) -> tuple[str, str]:
+    """(best text, summary text) of an entry: <content> or content:encoded when present, else the summary."""
+    summary = html_to_text(entry.get("summary", "") or "")
+    contents = [c.get("value", "") for c in entry.get("content", []) or [] if c.get("value")]
+    content = max((html_to_text(c) for c in contents), key=len, default="")
+    return (content if len(content) > len(summary) else summary), summary
+
+
+def parse_feed(
+    content: bytes,
+    feed: FeedSettings,
+    *,
+    url: str | None = None,
+    content_type: str = "",
+    default_language: str = "en",
+    now: datetime | None = None,
+) -> ParsedFeed:
+    """Parse feed bytes into FeedItems; FetchError when the bytes are not a feed at all."""
+    if not content.strip():
+        raise FetchError("empty response instead of a feed")
+    if looks_binary(content) and not content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FetchError(f"binary content ({content_type or 'unknown type'}) instead of a feed")
+    headers = {"content-location": url or feed.url}
+    if content_type:
+        headers["content-type"] = content_type
+    # A BytesIO, never bytes: feedparser would try to open bytes as a local file name.
+    parsed = feedparser.parse(io.BytesIO(content), response_headers=headers)
+    version = parsed.get("version", "")
+    problem = parsed.get("bozo_exception")
+    if not version and not parsed.entries:
+        if _HTML_START.match(content[:2048]) or content_type in ("text/html", "application/xhtml+xml"):
+            raise FetchError("got an HTML page instead of an RSS/Atom feed")
+        raise FetchError(f"not a valid RSS/Atom feed: {problem or 'no feed element found'}")
+    warning = f"feed is malformed, recovered what could be read: {problem}" if parsed.get("bozo") else None
+    language = feed.language or _language(parsed.feed.get("language")) or default_language
+    fetched_at = now or datetime.now(UTC)
+    items = []
+    for entry in parsed.entries:
+        item = _entry_item(entry, feed, language, fetched_at)
+        if item is not None:
+            items.append(item)
+    return ParsedFeed(
+        title=html_to_text(parsed.feed.get("title", "") or ""), items=tuple(items), warning=warning
+    )
+
+
+def _entry_item(entry: Any, feed: FeedSettings, language: str, fetched_at: datetime) -> FeedItem | None:
+    title = html_to_text(entry.get("title", "") or "").replace("\n", " ")
+    body, summary = _entry_text(entry)
+    body = clean_article_text(body)
+    if not title and not body:
+        return None
+    link = entry.get("link") or ""
+    if not link and str(entry.get("id", "")).startswith(("http://", "https://")):
+        link = entry["id"]
+    url = canonical_url(link) if link else None
+    published = _datetime(entry.get("published_parsed")) or _datetime(entry.get("updated_parsed"))
+    article = Article(
+        id=stable_id(url)
+        if url
+        else stable_id(feed.source, title, published.isoformat() if published else ""),
+        title=title or body.split("\n")[0][:120],
+        body=body or title,
+        url=url,
+        source=feed.source,
+        published_at=published,
+        language=language,
+        fetched_at=fetched_at,
+    )
+    summary_only = (
+        len(body.split()) < FULL_TEXT_MIN_WORDS and len(body) <= len(clean_article_text(summary)) + 1
+    )
+    return FeedItem(article, summary_only, _datetime(entry.get("updated_parsed")) or published)
+
+
+def full_text_article(page: FetchResult, item: FeedItem, settings: Settings) -> Article:
+    """The feed item with its body replaced by the main text of its fetched article page."""
+    if page.content_type not in _PAGE_TYPES or looks_binary(page.content):
+        raise FetchError(f"article page is not HTML ({page.content_type or 'binary'}): {page.final_url}")
+    art = item.article
+    started = time.monotonic()
+    body = _page_body(page.text(), art, settings)
+    log.debug("extracted %d chars from %s in %.2fs", len(body), page.final_url, time.monotonic() - started)
+    if len(body.split()) < 20 or len(body) <= len(art.body):
+        raise FetchError(f"no article text found on the page: {page.final_url}")
+    return replace(art, body=body, hash="")
+
+
+def _page_body(page_html: str, art: Article, settings: Settings) -> str:
+    """The page's main text, extracted and cleaned by the shared HTML loader."""
+    loaded = load_html(page_html, art.url, art.source, settings.corpus, published_at=art.published_at)
+    return loaded.body if loaded is not None else ""
