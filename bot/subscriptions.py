@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-import threading
 import zoneinfo
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from sqlite3 import Connection, Row
+from sqlite3 import Row
 
 from corpus.errors import InputError
-from corpus.store import connect
+from corpus.store import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -61,36 +59,15 @@ def parse_subscribe_args(args: Sequence[str], default_time: str, default_tz: str
     return time_, tz
 
 
-class SubscriptionStore:
+class SubscriptionStore(Database):
     """Subscribers and (chat, digest date) deliveries in data_dir/bot.db."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.RLock()
-        self._conn = connect(path)
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        # BEGIN IMMEDIATE takes SQLite's write lock up front, so a claim is atomic across processes.
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     def subscribe(self, chat_id: int, time: str, timezone: str) -> Subscription:
         """Create or change a subscription and make it active."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO subscribers (chat_id, send_time, timezone, active, updated_at)"
                 " VALUES (?, ?, ?, 1, ?)"
@@ -102,12 +79,12 @@ class SubscriptionStore:
 
     def unsubscribe(self, chat_id: int) -> bool:
         """Remove a subscription; False when there was none."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             return conn.execute("DELETE FROM subscribers WHERE chat_id = ?", (chat_id,)).rowcount > 0
 
     def set_active(self, chat_id: int, active: bool) -> bool:
         """Mark a subscriber (in)active after a block or unblock; False when not subscribed."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             return (
                 conn.execute(
                     "UPDATE subscribers SET active = ?, updated_at = ? WHERE chat_id = ?",
@@ -150,7 +127,7 @@ class SubscriptionStore:
 
     def claim(self, chat_id: int, digest_date: date) -> bool:
         """Reserve this chat's digest of that date; only one caller, in any process, ever gets True."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             return (
                 conn.execute(
                     "INSERT OR IGNORE INTO deliveries (chat_id, digest_date, status, claimed_at)"
@@ -162,7 +139,7 @@ class SubscriptionStore:
 
     def mark_sent(self, chat_id: int, digest_date: date) -> None:
         """Record that a claimed digest went out."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 "UPDATE deliveries SET status = 'sent' WHERE chat_id = ? AND digest_date = ?",
                 (chat_id, digest_date.isoformat()),
@@ -170,7 +147,7 @@ class SubscriptionStore:
 
     def release(self, chat_id: int, digest_date: date) -> None:
         """Give a claim back after a send that failed for good, so a later run may try again."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 "DELETE FROM deliveries WHERE chat_id = ? AND digest_date = ? AND status = 'claimed'",
                 (chat_id, digest_date.isoformat()),

@@ -89,15 +89,15 @@ def _row_to_article(row: sqlite3.Row) -> Article:
     )
 
 
-class ArticleStore:
-    """The articles of the corpus, in one SQLite file under data_dir."""
+class Database:
+    """One SQLite connection shared by threads behind a lock, with atomic write transactions."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: str) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._conn = connect(path)
         with self._lock:
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(schema)
 
     def close(self) -> None:
         """Close the connection."""
@@ -107,6 +107,7 @@ class ArticleStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it lands or none of it does."""
+        # BEGIN IMMEDIATE takes SQLite's write lock up front, so a write is atomic across processes too.
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -120,6 +121,13 @@ class ArticleStore:
         """Run one read query and return all rows."""
         with self._lock:
             return list(self._conn.execute(sql, tuple(params)))
+
+
+class ArticleStore(Database):
+    """The articles of the corpus, in one SQLite file under data_dir."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, _SCHEMA)
 
     def upsert(self, articles: Iterable[Article]) -> UpsertReport:
         """Insert new articles, replace changed ones, skip unchanged ones and exact duplicates."""
