@@ -44,6 +44,8 @@ class IndexSettings(BaseModel):
 
     model: str = "bundled:all-MiniLM-L6-v2"
     device: str = "cpu"
+    # Inference engine for the model; "onnx-int8" exports it once to data_dir/models (see index/backends.py).
+    backend: Literal["torch", "torch-int8", "onnx", "onnx-int8"] = "torch"
     batch_size: int = Field(64, ge=1)
     chunk_words: int = Field(120, ge=20)
     chunk_overlap_sentences: int = Field(1, ge=0)
@@ -54,8 +56,19 @@ class IndexSettings(BaseModel):
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
     title_weight: float = Field(0.5, ge=0)
-    recency_half_life_days: float = Field(30.0, ge=0)
+    recency_half_life_days: float = Field(7.0, ge=0)
     recency_weight: float = Field(0.5, ge=0)
+    # News questions are mostly about the last few days: within recent_days of now the recency prior is full.
+    recent_days: float = Field(7.0, ge=0)
+    # A time phrase's window ("this week") opens this many days earlier, so that its eve's news counts.
+    window_slack_days: float = Field(3.0, ge=0)
+    # Share of a passage's score taken from its article's best `article_passages` passages (0 = off).
+    article_weight: float = Field(0.0, ge=0, le=1)
+    article_passages: int = Field(3, ge=1)
+    # Pseudo relevance feedback: words the top `prf_passages` share expand a second keyword query (0 = off).
+    prf_terms: int = Field(0, ge=0, le=50)
+    prf_passages: int = Field(5, ge=2)
+    prf_weight: float = Field(1.0, ge=0)
     min_relevance: float = Field(0.42, ge=-1, le=1)
     answer_sentences: int = Field(3, ge=1, le=10)
 

@@ -1,4 +1,4 @@
-"""Sentence embeddings with sentence-transformers, cached on disk so no text is embedded twice."""
+"""Sentence embeddings (sentence-transformers or its ONNX export), cached on disk so no text is embedded twice."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -39,27 +38,33 @@ def resolve_model_path(model: str) -> str:
 
 
 class Embedder:
-    """A loaded sentence-transformers model producing L2-normalised float32 vectors."""
+    """A loaded sentence embedding model producing L2-normalised float32 vectors."""
 
-    def __init__(self, model: str, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        batch_size: int = 64,
+        backend: str = "torch",
+        models_dir: Path | None = None,
+    ) -> None:
         self.name = model
+        self.backend = backend
         self.batch_size = batch_size
         path = resolve_model_path(model)
         # Models load from disk only; a hub download can never happen at run time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
+        from index.backends import load_encoder
 
-        try:
-            self._model: Any = SentenceTransformer(path, device=device)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"index.model: cannot load embedding model {model!r}: {exc}") from exc
-        dim = (
-            self._model.get_embedding_dimension()
-            if hasattr(self._model, "get_embedding_dimension")
-            else (self._model.get_sentence_embedding_dimension())
-        )
-        self.dimension = int(dim or 0)
+        self._encoder = load_encoder(backend, path, device, models_dir)
+        self.dimension = self._encoder.dimension
+
+    @property
+    def cache_key(self) -> str:
+        """Model key of this embedder's vectors in the cache: vectors of different backends never mix."""
+        # Plain torch keeps the bare model name so caches written before backends existed stay valid.
+        return self.name if self.backend == "torch" else f"{self.name}#{self.backend}"
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed texts (longest first, which wastes less padding) and return them in input order."""
@@ -67,19 +72,12 @@ class Embedder:
         if not texts:
             return out
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        step = max(self.batch_size * 4, 1)
+        step = max(self.batch_size, 1)
         for start in range(0, len(order), step):
             idx = order[start : start + step]
             # Inference needs no lock: a question can be embedded while a rebuild embeds passages.
-            vecs = self._model.encode(
-                [texts[i] for i in idx],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out[idx] = np.asarray(vecs, dtype=np.float32)
-            if progress:
+            out[idx] = self._encoder.encode_batch([texts[i] for i in idx])
+            if progress and (start // step % 4 == 3 or start + step >= len(order)):
                 progress("embedding", min(start + step, len(order)), len(order))
         return out
 

@@ -31,13 +31,15 @@ class Manifest:
     dimension: int
     chunk_words: int
     chunk_overlap_sentences: int
+    # Vectors of different inference backends differ slightly; manifests from before backends were torch.
+    backend: str = "torch"
     format_version: int = FORMAT_VERSION
     created_at: str = ""
 
     def differences(self, other: Manifest) -> list[str]:
         """Human-readable differences that make two manifests incompatible."""
         out = []
-        for name in ("model", "dimension", "chunk_words", "chunk_overlap_sentences", "format_version"):
+        for name in ("model", "backend", "dimension", "chunk_words", "chunk_overlap_sentences", "format_version"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if mine != theirs:
                 out.append(f"{name} {mine!r} in the index, {theirs!r} in the settings")

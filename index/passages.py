@@ -44,6 +44,9 @@ END;
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
+# Most postings one BM25 query may score: past it the commonest terms are left to the dense side.
+BM25_POSTINGS_BUDGET = 50_000
+
 # Words that carry no topic; dropping them keeps BM25 queries short and precise.
 STOPWORDS = frozenset(
     [
@@ -362,14 +365,58 @@ class PassageStore:
         """Top k chunk ids by BM25 (title and text columns), best first, with positive scores."""
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        where, params = self._filter_sql(since, until, sources)
-        # FTS5's bm25() is lower-is-better; negate so that higher is better like cosine.
-        sql = (
-            "SELECT chunks_fts.rowid, -bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
-            " JOIN chunks ON chunks.id = chunks_fts.rowid"
-            f" WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?"
-        )
         with self._lock:
-            rows = self._conn.execute(sql, [title_weight, match, *params, title_weight, k]).fetchall()
+            chosen = self._affordable_terms(terms)
+            match = " OR ".join(_phrase(t) for t in chosen)
+            # FTS5's bm25() is lower-is-better; negate so that higher is better like cosine.
+            if since is None and until is None and not sources:
+                # Without filters the join to chunks only costs a row lookup per match.
+                sql = (
+                    "SELECT rowid, -bm25(chunks_fts, ?, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ?"
+                    " ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?"
+                )
+                params: list[object] = [title_weight, match, title_weight, k]
+            else:
+                where, filter_params = self._filter_sql(since, until, sources)
+                sql = (
+                    "SELECT chunks_fts.rowid, -bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
+                    " JOIN chunks ON chunks.id = chunks_fts.rowid"
+                    f" WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?"
+                )
+                params = [title_weight, match, *filter_params, title_weight, k]
+            rows = self._conn.execute(sql, params).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def _affordable_terms(self, terms: Sequence[str]) -> list[str]:
+        """The rarest terms whose posting lists together fit BM25_POSTINGS_BUDGET (at least the rarest one).
+
+        FTS5 scores every passage matching any OR-ed term before it can sort, so a query's cost is the sum
+        of its terms' document frequencies: at a million passages one common word means hundreds of
+        thousands of scored rows. The most common terms add the least to BM25 (lowest IDF) and the dense
+        side still sees the whole question, so they are the ones dropped. Counts stop at the budget, which
+        keeps the counting itself cheap.
+        """
+        if len(terms) <= 1:
+            return list(terms)
+        counts = {
+            t: int(
+                self._conn.execute(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+                    (_phrase(t), BM25_POSTINGS_BUDGET + 1),
+                ).fetchone()[0]
+            )
+            for t in terms
+        }
+        keep: set[str] = set()
+        total = 0
+        for t in sorted(terms, key=lambda t: counts[t]):
+            if keep and total + counts[t] > BM25_POSTINGS_BUDGET:
+                break
+            keep.add(t)
+            total += counts[t]
+        return [t for t in terms if t in keep]
+
+
+def _phrase(term: str) -> str:
+    """A term quoted as an FTS5 phrase, so that no word is read as query syntax."""
+    return '"' + term.replace('"', '""') + '"'

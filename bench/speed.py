@@ -1,0 +1,621 @@
+"""Speed bench (issue 5): embedding throughput per backend, ingest vs re-ingest, query latency at 10k/100k/1M.
+
+Real article texts come from the RealTimeQA copy under the shared eval data at run time; nothing of them is
+written to the repository. Large synthetic indexes are built once under data/bench-speed and reused.
+Run: .venv/bin/python -m bench.speed [--sections embed,agree,ingest,latency] (see --help).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus.models import Article
+from corpus.settings import Settings
+from index.chunking import chunk_article
+from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, resolve_model_path
+from index.generation import Generation, IndexDirectory
+from index.models import Chunk
+from index.service import NewsService
+from index.vectors import VectorIndex
+
+MODEL = "bundled:all-MiniLM-L6-v2"
+EVAL = Path(os.environ.get("NEWSBOT_EVAL_DATA", "/work/shared/eval-data")) / "realtimeqa"
+WORK = Path("data/bench-speed")
+RESULTS = Path("bench/results")
+SIZES = (10_000, 100_000, 1_000_000)
+BUILD_BATCH = 20_000
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_articles(limit: int | None = None) -> list[Article]:
+    """Real RealTimeQA articles (gold and search results), deduplicated by URL, in a stable order."""
+    records: dict[str, dict[str, Any]] = {}
+    paths = sorted((EVAL / "gold").glob("*_gold.jsonl")) + sorted((EVAL / "gcs").glob("*_gcs.jsonl.gz"))
+    for path in paths:
+        for row in _jsonl(path):
+            for r in row["search_result"]:
+                if r.get("text") and r["url"] not in records:
+                    records[r["url"]] = r
+    out = []
+    for url, r in records.items():
+        day = r.get("publish_date") or ""
+        try:
+            published = datetime.strptime(day, "%Y/%m/%d").replace(tzinfo=UTC)
+        except ValueError:
+            published = None
+        title = (r.get("title") or url.rstrip("/").rsplit("/", 1)[-1]).strip()
+        out.append(
+            Article(
+                id=hashlib.sha1(url.encode()).hexdigest()[:16],
+                title=title,
+                body=r["text"],
+                url=url,
+                source=url.split("/")[2],
+                published_at=published,
+            )
+        )
+    return out[:limit] if limit else out
+
+
+def load_queries(n: int) -> list[str]:
+    """RealTimeQA quiz questions, the kind of thing users ask."""
+    out: list[str] = []
+    for path in sorted((EVAL / "qa").glob("*_qa.jsonl")):
+        out += [row["question_sentence"] for row in _jsonl(path)]
+    step = max(len(out) // n, 1)
+    return out[::step][:n]
+
+
+def windows(articles: Sequence[Article], words: int, n: int) -> list[str]:
+    """Title + consecutive `words`-word windows of article bodies: the baseline's ~180-word passages."""
+    out: list[str] = []
+    for a in articles:
+        body = a.body.split()
+        for start in range(0, len(body) - words, words):
+            out.append(f"{a.title}\n{' '.join(body[start : start + words])}")
+            if len(out) >= n:
+                return out
+    return out
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) of values."""
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB."""
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def log(msg: str) -> None:
+    """Progress on stderr, so stdout stays the table."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Report:
+    """Markdown sections collected along the run."""
+
+    parts: list[str]
+
+    def table(
+        self, title: str, header: Sequence[str], rows: Sequence[Sequence[object]], notes: Sequence[str] = ()
+    ) -> None:
+        """Add one markdown table with notes under it."""
+        lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+        lines += [""] + [f"- {n}" for n in notes] + [""]
+        self.parts.append("\n".join(lines))
+        print(self.parts[-1], flush=True)
+
+
+# -- 1. embedding throughput ---------------------------------------------------------------------------
+
+
+class PlainST:
+    """The baseline: sentence-transformers' own encode, batch 64, as a user of the library would call it."""
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(resolve_model_path(MODEL), device="cpu")
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for texts."""
+        return np.asarray(
+            self.model.encode(list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False),
+            dtype=np.float32,
+        )
+
+
+def bench_embedding(report: Report, backends: Sequence[str], n: int, articles: Sequence[Article]) -> None:
+    """Passages/s of each backend on the same real ~180-word passages, interleaved batch by batch."""
+    import torch
+
+    texts = windows(articles[::3], 180, n)
+    log(f"embedding: {len(texts)} passages, backends {list(backends)}")
+    encoders: dict[str, Callable[[Sequence[str]], np.ndarray]] = {
+        "plain sentence-transformers": PlainST().encode
+    }
+    for b in backends:
+        encoders[f"Embedder {b}"] = Embedder(MODEL, backend=b, models_dir=WORK / "models").encode
+    for enc in encoders.values():
+        enc(texts[:16])
+    wall = dict.fromkeys(encoders, 0.0)
+    cpu = dict.fromkeys(encoders, 0.0)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in encoders}
+    # Others share the CPU: alternating 64-passage slices gives every backend the same conditions.
+    for start in range(0, len(texts), 64):
+        for name, enc in encoders.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            parts[name].append(enc(texts[start : start + 64]))
+            wall[name] += time.perf_counter() - t0
+            cpu[name] += time.process_time() - c0
+    base_name = "plain sentence-transformers"
+    base = np.concatenate(parts[base_name])
+    rows = []
+    for name in encoders:
+        vecs = np.concatenate(parts[name])
+        cos = (vecs * base).sum(axis=1)
+        rows.append(
+            [
+                name,
+                f"{len(texts) / wall[name]:.1f}",
+                f"{wall[base_name] / wall[name]:.2f}x",
+                f"{len(texts) / cpu[name]:.1f}",
+                f"{cos.mean():.4f}",
+                f"{cos.min():.4f}",
+            ]
+        )
+    tokens = np.mean([len(t.split()) for t in texts])
+    report.table(
+        "Embedding throughput (real ~180-word passages, 2 cores shared with other jobs)",
+        ["path", "passages/s", "speed-up", "passages per CPU-s", "mean cos vs plain", "min cos"],
+        rows,
+        [
+            f"{len(texts)} RealTimeQA passages ({tokens:.0f} words incl. title), batches of 64 interleaved across backends;"
+            f" load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+            f"torch threads {torch.get_num_threads()} (= the 2 cores); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')},"
+            f" OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}",
+        ],
+    )
+
+
+def bench_agreement(
+    report: Report, backends: Sequence[str], n: int, articles: Sequence[Article], queries: Sequence[str]
+) -> None:
+    """Cosine agreement with torch over n real passages and top-10 overlap of query results; cached on disk."""
+    texts: list[str] = []
+    for a in articles[1::2]:
+        texts += [c.embed_text for c in chunk_article(a, 120, 1)]
+        if len(texts) >= n:
+            break
+    texts = list(dict.fromkeys(texts))[:n]
+    vecs: dict[str, np.ndarray] = {}
+    qvecs: dict[str, np.ndarray] = {}
+    for b in ("torch", *backends):
+        emb = Embedder(MODEL, backend=b, models_dir=WORK / "models")
+        cached = CachedEmbedder(emb, EmbeddingCache(WORK / "agreement.db", emb.cache_key))
+        log(f"agreement: {b} on {len(texts)} passages")
+        vecs[b] = cached.embed(texts)
+        qvecs[b] = cached.embed(list(queries))
+        cached.cache.close()
+    rows = []
+    top_plain = np.argsort(-(qvecs["torch"] @ vecs["torch"].T), axis=1)[:, :10]
+    for b in backends:
+        cos = (vecs[b] * vecs["torch"]).sum(axis=1)
+        qcos = (qvecs[b] * qvecs["torch"]).sum(axis=1)
+        top = np.argsort(-(qvecs[b] @ vecs[b].T), axis=1)[:, :10]
+        overlap = [len(set(a) & set(p)) / 10 for a, p in zip(top, top_plain, strict=True)]
+        top1 = float(np.mean(top[:, 0] == top_plain[:, 0]))
+        rows.append(
+            [
+                b,
+                len(texts),
+                f"{cos.mean():.4f}",
+                f"{cos.min():.4f}",
+                f"{qcos.mean():.4f}",
+                len(queries),
+                f"{np.mean(overlap):.3f}",
+                f"{top1:.3f}",
+            ]
+        )
+    report.table(
+        "Agreement with the torch backend (real RealTimeQA passages, chunked as newsbot does)",
+        [
+            "backend",
+            "passages",
+            "mean cos",
+            "min cos",
+            "mean cos (queries)",
+            "queries",
+            "top-10 overlap",
+            "same top-1",
+        ],
+        rows,
+        ["top-10: each backend ranks the same passages with its own query and passage vectors"],
+    )
+
+
+# -- 2. ingest vs re-ingest ----------------------------------------------------------------------------
+
+
+def bench_ingest(
+    report: Report, backend: str, n_articles: int, articles: Sequence[Article], embedder: Embedder
+) -> None:
+    """First ingest of n real articles into an empty data dir, then a re-ingest of the same unchanged files."""
+    folder = WORK / f"ingest-{backend}-{n_articles}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    corpus = folder / "corpus.jsonl"
+    with corpus.open("w", encoding="utf-8") as fh:
+        for a in articles[:n_articles]:
+            row = {"id": a.id, "title": a.title, "body": a.body, "url": a.url, "source": a.source}
+            if a.published_at:
+                row["published_at"] = a.published_at.isoformat()
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    settings = Settings(data_dir=folder / "data", corpus={"paths": [corpus]}, index={"backend": backend})
+    service = NewsService.open(settings, embedder=embedder)
+    log(f"ingest: first ingest of {n_articles} articles with {backend}")
+    first = service.ingest_paths([corpus])
+    log(f"ingest: first took {first.seconds:.1f}s, {first.passages_indexed} passages")
+    again = service.ingest_paths([corpus])
+    service.close()
+    ratio = first.seconds / again.seconds if again.seconds else float("inf")
+    report.table(
+        "Ingest vs re-ingest of an unchanged corpus (real RealTimeQA articles)",
+        ["run", "articles", "passages indexed", "embedded", "seconds", "passages/s"],
+        [
+            [
+                "first ingest",
+                first.articles_seen,
+                first.passages_indexed,
+                first.embedded,
+                f"{first.seconds:.1f}",
+                f"{first.passages_indexed / first.seconds:.1f}",
+            ],
+            [
+                "re-ingest",
+                again.articles_seen,
+                again.passages_indexed,
+                again.embedded,
+                f"{again.seconds:.2f}",
+                "-",
+            ],
+        ],
+        [f"backend {backend}; re-ingest is {ratio:.0f}x faster than the first ingest (nothing re-embedded)"],
+    )
+
+
+# -- 3. query latency at scale -------------------------------------------------------------------------
+
+
+def _perturb(text: str, rng: np.random.Generator) -> str:
+    """The passage with one word dropped and one repeated, so copies are not identical for FTS5."""
+    words = text.split()
+    if len(words) > 4:
+        words.pop(int(rng.integers(len(words))))
+        i = int(rng.integers(len(words)))
+        words.insert(i, words[i])
+    return " ".join(words)
+
+
+def _resume_vectors(n: int, base_vecs: np.ndarray, data_dir: Path) -> bool:
+    """Finish a build whose passages were all written but whose vectors were not (an interrupted run)."""
+    index_dir = IndexDirectory(data_dir / "index") if data_dir.exists() else None
+    folders = sorted(index_dir.root.glob("gen-*")) if index_dir else []
+    if index_dir is None or len(folders) != 1:
+        return False
+    gen = Generation.open(folders[0])
+    ids = np.asarray([i for i, _ in gen.passages.all_ids_and_hashes()], dtype=np.int64)
+    if len(ids) != n:
+        gen.close()
+        return False
+    started = time.perf_counter()
+    rng = np.random.default_rng(n + 1)
+    dim = base_vecs.shape[1]
+    # Which real vector a synthetic passage gets is random anyway; fresh noise is as good as the lost one.
+    noisy = base_vecs[rng.integers(len(base_vecs), size=n)]
+    noisy += rng.standard_normal((n, dim)).astype(np.float32) * (0.25 / np.sqrt(dim))
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    gen.vectors = VectorIndex.build(dim, ids, noisy)
+    gen.save_vectors()
+    gen.close()
+    index_dir.publish(folders[0])
+    (data_dir / "BUILT").write_text(
+        f"{n} passages, vectors resumed in {time.perf_counter() - started:.0f}s\n"
+    )
+    log(f"scale {n}: vectors rebuilt for existing passages ({time.perf_counter() - started:.0f}s)")
+    return True
+
+
+def build_scale(
+    n: int, articles: Sequence[Article], base_vecs: np.ndarray, settings: Settings, embedder: Embedder
+) -> None:
+    """A generation of n synthetic passages (perturbed real ones) with perturbed real vectors; built once."""
+    done = settings.data_dir / "BUILT"
+    if done.exists():
+        return
+    if _resume_vectors(n, base_vecs, settings.data_dir):
+        return
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    settings.data_dir.mkdir(parents=True)
+    service = NewsService(settings, embedder)
+    manifest = service.expected_manifest()
+    service.close()
+    index_dir = IndexDirectory(settings.data_dir / "index")
+    folder = index_dir.new_folder()
+    gen = Generation.create(folder, manifest)
+    base: list[tuple[Article, Chunk]] = []
+    for a in articles:
+        base += [
+            (a, c)
+            for c in chunk_article(a, settings.index.chunk_words, settings.index.chunk_overlap_sentences)
+        ]
+    rng = np.random.default_rng(n)
+    dim = base_vecs.shape[1]
+    all_ids: list[np.ndarray] = []
+    all_vecs: list[np.ndarray] = []
+    made = 0
+    started = time.perf_counter()
+    while made < n:
+        count = min(BUILD_BATCH, n - made)
+        batch: list[tuple[Article, list[Chunk]]] = []
+        for j in range(made, made + count, 10):
+            art, _ = base[j % len(base)]
+            fake = Article(
+                id=f"syn{j}",
+                title=art.title,
+                body="",
+                url=art.url,
+                source=art.source,
+                published_at=art.published_at,
+            )
+            chunks = []
+            for o, k in enumerate(range(j, min(j + 10, made + count))):
+                _, c = base[k % len(base)]
+                text = _perturb(c.text, rng)
+                chunks.append(Chunk(article_id=fake.id, ord=o, text=text, embed_text=text, hash=f"syn{k}"))
+            batch.append((fake, chunks))
+        _, ids = gen.passages.replace_articles([], batch)
+        picks = base_vecs[rng.integers(len(base_vecs), size=len(ids))]
+        noisy = picks + rng.standard_normal((len(ids), dim)).astype(np.float32) * (0.25 / np.sqrt(dim))
+        all_vecs.append((noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32))
+        all_ids.append(np.asarray(ids, dtype=np.int64))
+        made += count
+        log(f"scale {n}: {made} passages ({time.perf_counter() - started:.0f}s)")
+    vectors = VectorIndex.build(dim, np.concatenate(all_ids), np.concatenate(all_vecs))
+    log(f"scale {n}: {vectors.layout} index built ({time.perf_counter() - started:.0f}s)")
+    gen.vectors = vectors
+    gen.save_vectors()
+    gen.close()
+    index_dir.publish(folder)
+    done.write_text(f"{n} passages, {vectors.layout}, built in {time.perf_counter() - started:.0f}s\n")
+
+
+def _all_terms_bm25(db: Path, terms: Sequence[str], k: int, title_weight: float) -> None:
+    """The BM25 query as it was before term budgeting (every term OR-ed, joined to chunks), for comparison."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    conn.execute(
+        "SELECT chunks_fts.rowid, -bm25(chunks_fts, ?, 1.0) FROM chunks_fts JOIN chunks ON chunks.id = chunks_fts.rowid"
+        " WHERE chunks_fts MATCH ? AND 1 ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?",
+        (title_weight, match, title_weight, k),
+    ).fetchall()
+    conn.close()
+
+
+def bench_latency(
+    report: Report,
+    sizes: Sequence[int],
+    queries: Sequence[str],
+    articles: Sequence[Article],
+    embedder: Embedder,
+    base_vecs: np.ndarray,
+    before_queries: int,
+) -> None:
+    """p50/p95 of ask() end to end and of each retrieval mode, index load time and RSS at each size."""
+    from index.passages import query_terms
+    from index.retrieval import Filters, retrieve
+
+    ms = 1000.0
+    rows = []
+    split_rows = []
+    split_header: list[str] = []
+    for n in sizes:
+        settings = Settings(data_dir=WORK / f"scale-{n}", index={"backend": embedder.backend})
+        build_scale(n, articles, base_vecs, settings, embedder)
+        gc.collect()
+        rss0 = rss_mb()
+        t0 = time.perf_counter()
+        service = NewsService(settings, embedder)
+        gen = service._serving()
+        load = time.perf_counter() - t0
+        assert gen is not None
+        rss1 = rss_mb()
+        log(f"latency {n}: loaded in {load:.1f}s, measuring")
+        # Cold: the answer composer embeds the retrieved passages' sentences the first time it sees them;
+        # warm: the same question again, those sentence vectors now cached.
+        cold, warm = [], []
+        for q in queries:
+            t = time.perf_counter()
+            service.ask(q)
+            cold.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            service.ask(q)
+            warm.append(time.perf_counter() - t)
+        idx = settings.index
+        now = datetime.now(UTC)
+        parts: dict[str, list[float]] = {
+            "embed query": [],
+            "faiss": [],
+            "fts5 bm25": [],
+            "retrieve dense": [],
+            "retrieve bm25": [],
+            "retrieve hybrid": [],
+            "fts5 all terms (before)": [],
+        }
+        db = gen.folder / "passages.db"
+        for i, q in enumerate(queries):
+            t = time.perf_counter()
+            v = embedder.encode([q])[0]
+            parts["embed query"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            gen.vectors.search(v, idx.candidates)
+            parts["faiss"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            gen.passages.bm25(query_terms(q), idx.candidates, idx.title_weight)
+            parts["fts5 bm25"].append(time.perf_counter() - t)
+            for mode in ("dense", "bm25", "hybrid"):
+                t = time.perf_counter()
+                retrieve(gen, v, q, idx.top_k, idx, Filters(), now, mode)
+                parts[f"retrieve {mode}"].append(time.perf_counter() - t)
+            if i < before_queries and query_terms(q):
+                t = time.perf_counter()
+                _all_terms_bm25(db, query_terms(q), idx.candidates, idx.title_weight)
+                parts["fts5 all terms (before)"].append(time.perf_counter() - t)
+        rss2 = rss_mb()
+        rows.append(
+            [
+                f"{n:,}",
+                gen.vectors.layout,
+                f"{load:.2f}",
+                f"{rss1 - rss0:.0f}",
+                f"{rss2:.0f}",
+                f"{pct(cold, 50) * ms:.0f} / {pct(cold, 95) * ms:.0f}",
+                f"{pct(warm, 50) * ms:.0f} / {pct(warm, 95) * ms:.0f}",
+            ]
+        )
+        split_header = list(parts)
+        split_rows.append(
+            [f"{n:,}", *(f"{pct(v, 50) * ms:.1f} / {pct(v, 95) * ms:.1f}" for v in parts.values())]
+        )
+        service.close()
+        del service, gen
+        gc.collect()
+        log(f"latency {n}: done")
+    report.table(
+        f"Query latency, NewsService.ask end to end, model loaded ({len(queries)} RealTimeQA questions, hybrid; ms p50 / p95)",
+        [
+            "passages",
+            "faiss layout",
+            "index load s",
+            "index RSS MB",
+            "process RSS MB",
+            "ask cold",
+            "ask warm",
+        ],
+        rows,
+        [
+            "synthetic scale: real RealTimeQA passages replicated with a word dropped and one doubled; vectors are real"
+            " passage embeddings plus Gaussian noise, renormalised; built once under data/bench-speed",
+            "cold = first ask of a question: the answer composer embeds the top passages' sentences (not cached yet);"
+            " warm = the same ask again (sentence vectors cached): query embedding + retrieval + answer composition",
+            f"backend {embedder.backend}; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        ],
+    )
+    report.table(
+        "Where a query's time goes (ms p50 / p95)",
+        ["passages", *split_header],
+        split_rows,
+        [
+            f"faiss and fts5 at depth index.candidates; retrieve = the retriever(s) + fusion + passage rows;"
+            f" 'before' = all terms OR-ed with the chunks join, the first {before_queries} questions only",
+        ],
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command line."""
+    p = argparse.ArgumentParser(prog="bench.speed", description=__doc__)
+    p.add_argument("--sections", default="embed,agree,ingest,latency")
+    p.add_argument("--backends", default="onnx,onnx-int8", help="backends compared with plain torch")
+    p.add_argument("--embed-passages", type=int, default=256)
+    p.add_argument("--agree-passages", type=int, default=2000)
+    p.add_argument("--queries", type=int, default=100)
+    p.add_argument(
+        "--before-queries", type=int, default=20, help="questions timed with the old all-terms BM25"
+    )
+    p.add_argument("--ingest-backend", default="onnx-int8")
+    # The whole RealTimeQA set is 3,786 articles, ~56k passages: a first ingest of it takes about an hour here.
+    p.add_argument("--ingest-articles", type=int, default=200)
+    p.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
+    p.add_argument("--latency-backend", default="onnx-int8")
+    p.add_argument("--out", type=Path, default=RESULTS / "speed.md")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen sections, print the tables and write them to bench/results/speed.md."""
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sections = set(args.sections.split(","))
+    backends = [b for b in args.backends.split(",") if b]
+    WORK.mkdir(parents=True, exist_ok=True)
+    articles = load_articles()
+    queries = load_queries(args.queries)
+    report = Report(
+        [f"# newsbot speed bench ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs)\n"]
+    )
+    if "embed" in sections:
+        bench_embedding(report, backends, args.embed_passages, articles)
+    if "agree" in sections:
+        bench_agreement(report, backends, args.agree_passages, articles, queries)
+    if "ingest" in sections:
+        emb = Embedder(MODEL, backend=args.ingest_backend, models_dir=WORK / "models")
+        bench_ingest(report, args.ingest_backend, args.ingest_articles, articles, emb)
+    if "latency" in sections:
+        emb = Embedder(MODEL, backend=args.latency_backend, models_dir=WORK / "models")
+        cached = CachedEmbedder(emb, EmbeddingCache(WORK / "agreement.db", emb.cache_key))
+        texts = []
+        for a in articles[1::2]:
+            texts += [c.embed_text for c in chunk_article(a, 120, 1)]
+            if len(texts) >= args.agree_passages:
+                break
+        base_vecs = cached.embed(list(dict.fromkeys(texts))[: args.agree_passages])
+        cached.cache.close()
+        bench_latency(
+            report,
+            [int(s) for s in args.sizes.split(",")],
+            queries,
+            articles,
+            emb,
+            base_vecs,
+            args.before_queries,
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(report.parts))
+    log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
