@@ -1,0 +1,432 @@
+"""Question answering quality on RealTime QA: article Hit@k/MRR, answer accuracy and citation precision per mode."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from corpus.errors import IndexMismatchError
+from corpus.settings import Settings, load_settings
+from index.models import Passage
+from index.service import NewsService
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / ".." / "shared" / "eval-data" / "realtimeqa"
+RESULTS = REPO / "bench" / "results"
+# One persistent, gitignored work dir: its embedding cache makes every run after the first cheap.
+WORK = REPO / "data" / "bench-rtqa"
+# Weeks up to this one are for tuning; later weeks are held out and never tuned on.
+LAST_TUNING_WEEK = "20220826"
+# Passages retrieved per question for the article ranking: enough to see 10 distinct articles.
+RANK_DEPTH = 30
+CUTOFFS = (1, 5, 10)
+_QUOTES = "\"'“”‘’«»"
+_SOURCES = {"cnn.com": "CNN", "usatoday.com": "USA Today", "theweek.co.uk": "The Week"}
+# Tuning variants are settings overrides on top of the configured [index] section.
+Variant = tuple[str, str, dict[str, Any]]
+
+
+class ArticleRef(NamedTuple):
+    """One retrieved article: its id and URL (both can identify a gold article)."""
+
+    article_id: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Question:
+    """One quiz question with a gold article."""
+
+    qid: str
+    week: str
+    asked_at: datetime
+    text: str
+    answer: str
+    gold_urls: frozenset[str]
+
+    @property
+    def gold_ids(self) -> frozenset[str]:
+        """The article ids the corpus file gives the gold URLs."""
+        return frozenset(article_id(u) for u in self.gold_urls)
+
+
+@dataclass
+class Tally:
+    """Running sums of one variant's metrics."""
+
+    questions: int = 0
+    hits: dict[int, int] = field(default_factory=lambda: dict.fromkeys(CUTOFFS, 0))
+    rr: float = 0.0
+    answered: int = 0
+    correct: int = 0
+    cited: int = 0
+    cited_gold: int = 0
+    seconds: float = 0.0
+
+    def row(self, label: str) -> list[str]:
+        """The markdown table cells of this variant."""
+        n = max(self.questions, 1)
+        cells = [label, str(self.questions)]
+        cells += [f"{self.hits[c] / n:.3f}" for c in CUTOFFS]
+        cells.append(f"{self.rr / n:.3f}")
+        cells.append(f"{self.correct / n:.3f}")
+        cells.append(f"{self.cited_gold / self.cited:.3f}" if self.cited else "-")
+        cells.append(f"{self.answered / n:.3f}")
+        cells.append(f"{self.seconds:.0f}")
+        return cells
+
+
+HEADER = [
+    "variant",
+    "questions",
+    "Hit@1",
+    "Hit@5",
+    "Hit@10",
+    "MRR@10",
+    "answer acc",
+    "citation prec",
+    "answered",
+    "s",
+]
+
+
+# -- metrics -----------------------------------------------------------------------------------------
+
+
+def ranked_articles(passages: Sequence[Passage]) -> list[ArticleRef]:
+    """Articles in the order of their best passage."""
+    seen: dict[str, ArticleRef] = {}
+    for p in sorted(passages, key=lambda p: p.rank):
+        seen.setdefault(p.article_id, ArticleRef(p.article_id, p.url))
+    return list(seen.values())
+
+
+def gold_flags(
+    ranking: Sequence[ArticleRef], gold_ids: frozenset[str], gold_urls: frozenset[str]
+) -> list[bool]:
+    """Whether each ranked article is a gold one (by id, or by URL when deduplication re-keyed it)."""
+    return [r.article_id in gold_ids or (r.url is not None and r.url in gold_urls) for r in ranking]
+
+
+def hit_at(flags: Sequence[bool], k: int) -> bool:
+    """A gold article among the first k."""
+    return any(flags[:k])
+
+
+def reciprocal_rank(flags: Sequence[bool], k: int) -> float:
+    """1/rank of the first gold article within the first k, else 0."""
+    for rank, flag in enumerate(flags[:k], start=1):
+        if flag:
+            return 1.0 / rank
+    return 0.0
+
+
+def normalize_answer(text: str) -> str:
+    """Lowercase with curly quotes made straight and surrounding quotes/punctuation dropped."""
+    text = text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return " ".join(text.strip(_QUOTES + " .,;:!?").split())
+
+
+def answer_correct(answer_text: str, gold: str) -> bool:
+    """The gold choice appears in the answer (case-insensitive)."""
+    needle = normalize_answer(gold)
+    return bool(needle) and needle in normalize_answer(answer_text)
+
+
+# -- data ----------------------------------------------------------------------------------------------
+
+
+def article_id(url: str) -> str:
+    """A stable id per article URL, so that gold articles are known by id after ingestion."""
+    return "rtqa-" + hashlib.sha1(url.encode()).hexdigest()[:16]
+
+
+def _day(value: str | None) -> date | None:
+    """A date from RealTime QA's 'YYYY/MM/DD' strings."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value[:10], "%Y/%m/%d").date()
+    except ValueError:
+        return None
+
+
+def _source(url: str) -> str:
+    host = urlsplit(url).netloc.lower()
+    return next((name for dom, name in _SOURCES.items() if host.endswith(dom)), host.removeprefix("www."))
+
+
+def _slug_title(url: str, text: str) -> str:
+    """A headline for gold articles, which come without one: the URL's slug, else the first sentence."""
+    parts = [p for p in urlsplit(url).path.split("/") if "-" in p and not p.startswith("h_")]
+    if parts and len(parts[-1]) < 120:
+        words = re.sub(r"[-_]+", " ", parts[-1]).removesuffix(".html").split()
+        # Drop CNN's edition tags (intl, hnk, trnd) which are no words of the story.
+        words = [w for w in words if w not in {"intl", "hnk", "trnd", "scli", "gbr", "ctpr"}]
+        if words:
+            return " ".join(words).capitalize()
+    first = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
+    return " ".join(first.split()[:15])
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_questions(data: Path) -> list[Question]:
+    """The questions that have a gold article with text, with the day they were asked."""
+    gold: dict[str, frozenset[str]] = {}
+    for path in sorted((data / "gold").glob("*_gold.jsonl")):
+        for row in _jsonl(path):
+            urls = frozenset(r["url"] for r in row["search_result"] if r.get("text"))
+            if urls:
+                gold[row["question_id"]] = urls
+    out = []
+    for path in sorted((data / "qa").glob("*_qa.jsonl")):
+        for row in _jsonl(path):
+            qid = row["question_id"]
+            asked = _day(row["question_date"])
+            if qid not in gold or asked is None:
+                continue
+            # The quiz appears during its day: everything published that day may be known.
+            when = datetime(asked.year, asked.month, asked.day, tzinfo=UTC) + timedelta(days=1, seconds=-1)
+            answer = row["choices"][int(row["answer"][0])]
+            out.append(Question(qid, qid.split("_")[0], when, row["question_sentence"], answer, gold[qid]))
+    return out
+
+
+def write_corpus(data: Path, out: Path, until: date | None) -> tuple[int, int]:
+    """Gold and search-result articles, deduplicated by URL, as newsbot JSONL; returns (written, skipped)."""
+    records: dict[str, dict[str, Any]] = {}
+    for path in sorted((data / "gold").glob("*_gold.jsonl")):
+        for row in _jsonl(path):
+            for r in row["search_result"]:
+                if r.get("text"):
+                    records.setdefault(
+                        r["url"], {"url": r["url"], "text": r["text"], "date": r.get("publish_date")}
+                    )
+    for path in sorted((data / "gcs").glob("*_gcs.jsonl.gz")):
+        for row in _jsonl(path):
+            for r in row["search_result"]:
+                known = records.get(r["url"])
+                if known is not None:
+                    # The gold scrape is the full text; the search result only lends its headline and date.
+                    known.setdefault("title", r.get("title"))
+                    known["date"] = known["date"] or r.get("publish_date")
+                elif r.get("text"):
+                    records[r["url"]] = {
+                        "url": r["url"],
+                        "text": r["text"],
+                        "title": r.get("title"),
+                        "date": r.get("publish_date"),
+                    }
+    written = skipped = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for url, r in records.items():
+            day = _day(r["date"])
+            # Undated articles could never pass the as-of filter; later ones are invisible to the questions.
+            if day is None or (until is not None and day > until):
+                skipped += 1
+                continue
+            line = {
+                "id": article_id(url),
+                "title": r.get("title") or _slug_title(url, r["text"]),
+                "body": r["text"],
+                "url": url,
+                "published_at": day.isoformat() + "T00:00:00+00:00",
+                "source": _source(url),
+                "language": "en",
+            }
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+            written += 1
+    tmp.replace(out)
+    return written, skipped
+
+
+# -- running -------------------------------------------------------------------------------------------
+
+
+def evaluate(service: NewsService, questions: Sequence[Question], mode: str, label: str) -> Tally:
+    """Run every question through one variant."""
+    tally = Tally()
+    started = time.perf_counter()
+    for n, q in enumerate(questions, start=1):
+        passages = service.search(q.text, k=RANK_DEPTH, as_of=q.asked_at, mode=mode)
+        flags = gold_flags(ranked_articles(passages), q.gold_ids, q.gold_urls)
+        tally.questions += 1
+        for c in CUTOFFS:
+            tally.hits[c] += hit_at(flags, c)
+        tally.rr += reciprocal_rank(flags, 10)
+        answer = service.ask(q.text, as_of=q.asked_at, mode=mode)
+        if answer.answered:
+            tally.answered += 1
+            tally.correct += answer_correct(answer.text, q.answer)
+            for cite in answer.citations:
+                tally.cited += 1
+                tally.cited_gold += cite.article_id in q.gold_ids or (
+                    cite.url is not None and cite.url in q.gold_urls
+                )
+        if n % 25 == 0:
+            print(f"  {label}: {n}/{len(questions)} ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
+    tally.seconds = time.perf_counter() - started
+    return tally
+
+
+def variants() -> list[Variant]:
+    """(label, mode, settings overrides): each mode with the default settings, and plain rank fusion."""
+    plain = {
+        "recency_weight": 0.0,
+        "recent_days": 0.0,
+        "article_weight": 0.0,
+        "prf_terms": 0,
+        "window_slack_days": 0.0,
+    }
+    return [
+        ("bm25, plain (no priors)", "bm25", plain),
+        ("bm25", "bm25", {}),
+        ("dense", "dense", {}),
+        ("hybrid, plain RRF (no priors)", "hybrid", plain),
+        ("hybrid (default)", "hybrid", {}),
+    ]
+
+
+def bench_settings(work: Path, corpus_file: Path, config: Path | None) -> Settings:
+    """The configured settings (settings.toml), pointed at the bench's own data dir and corpus file."""
+    base = load_settings(config or REPO / "settings.toml")
+    corpus = base.corpus.model_copy(update={"paths": [corpus_file], "feeds": []})
+    return base.model_copy(update={"data_dir": work, "corpus": corpus})
+
+
+def with_index(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    """Settings with some [index] fields replaced (unknown fields are an error, to catch typos)."""
+    unknown = set(overrides) - set(type(settings.index).model_fields)
+    if unknown:
+        raise SystemExit(f"unknown index settings in a variant: {sorted(unknown)}")
+    return settings.model_copy(update={"index": settings.index.model_copy(update=overrides)})
+
+
+def ingest(service: NewsService, corpus_file: Path) -> None:
+    """Bring the bench index up to date with the corpus file, printing progress."""
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 30 or done == total:
+            last[0] = now
+            print(f"  {stage}: {done}/{total}", file=sys.stderr, flush=True)
+
+    try:
+        report = service.ingest_paths([corpus_file], progress)
+    except IndexMismatchError:
+        print("  index settings changed: rebuilding (cached embeddings are reused)", file=sys.stderr)
+        report = service.reindex(progress)
+    print(
+        f"  ingest: {report.added} added, {report.unchanged} unchanged, {report.embedded} embedded,"
+        f" {len(report.problems)} problems, {report.seconds:.0f}s",
+        file=sys.stderr,
+    )
+
+
+def markdown(rows: Sequence[list[str]], title: str, notes: Sequence[str]) -> str:
+    """One markdown table with a heading and notes."""
+    lines = [f"### {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join([*lines, "", *(f"- {n}" for n in notes), ""])
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command line options."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--work", type=Path, default=WORK, help="persistent bench data dir (embedding cache)")
+    ap.add_argument(
+        "--config", type=Path, default=None, help="settings file (default: the repo's settings.toml)"
+    )
+    ap.add_argument(
+        "--corpus-until", type=date.fromisoformat, default=None, help="only articles published by this day"
+    )
+    ap.add_argument(
+        "--heldout", action="store_true", help="evaluate the held-out weeks instead (report only)"
+    )
+    ap.add_argument("--ingest-only", action="store_true")
+    ap.add_argument("--variants", default="", help="comma-separated labels to run (default: all)")
+    ap.add_argument("--limit", type=int, default=None, help="first N questions only (smoke runs)")
+    return ap.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None, make_variants: Callable[[], list[Variant]] = variants) -> int:
+    """Build the corpus, ingest it and print/write the quality table."""
+    args = parse_args(argv)
+    data = args.data.resolve()
+    if not (data / "qa").is_dir() or not (data / "gold").is_dir():
+        print(f"RealTime QA data not found at {data}: skipping the quality bench.")
+        return 0
+    started = time.perf_counter()
+    corpus_file = args.work / "corpus" / "realtimeqa.jsonl"
+    written, skipped = write_corpus(data, corpus_file, args.corpus_until)
+    print(f"corpus: {written} articles ({skipped} undated or after the cut-off skipped)", file=sys.stderr)
+    settings = bench_settings(args.work, corpus_file, args.config)
+    service = NewsService.open(settings)
+    try:
+        ingest(service, corpus_file)
+        if args.ingest_only:
+            return 0
+        questions = [q for q in load_questions(data) if (q.week > LAST_TUNING_WEEK) == args.heldout]
+        questions = questions[: args.limit] if args.limit else questions
+        stored = set(service.store.versions())
+        missing = sum(1 for q in questions if not (q.gold_ids & stored))
+        wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
+        rows = []
+        for label, mode, overrides in make_variants():
+            if wanted and label not in wanted:
+                continue
+            print(f"{label} ...", file=sys.stderr, flush=True)
+            variant = NewsService(with_index(settings, overrides), service.embedder)
+            try:
+                rows.append(evaluate(variant, questions, mode, label).row(label))
+            finally:
+                variant.close()
+        split = (
+            "held-out weeks (after 20220826)" if args.heldout else f"tuning weeks (up to {LAST_TUNING_WEEK})"
+        )
+        idx = settings.index
+        notes = [
+            f"{len(questions)} RealTime QA questions with a gold article, {split}; each asked as of the end of its"
+            f" question day (only articles published by then are searchable); {missing} have no gold article stored.",
+            f"Corpus: {written} articles (gold + search results, deduplicated by URL"
+            + (f", published by {args.corpus_until}" if args.corpus_until else "")
+            + f"); chunk_words={idx.chunk_words}, model {idx.model}.",
+            f"Hit@k/MRR@10: articles ranked by their best passage among the top {RANK_DEPTH}.",
+            f"Answers use top_k={idx.top_k}; accuracy = the gold choice text appears in the answer (case-insensitive,"
+            " quotes stripped), over all questions; citation precision = cited articles that are gold.",
+            f"Total bench time {time.perf_counter() - started:.0f}s.",
+        ]
+        table = markdown(rows, f"RealTime QA retrieval and answer quality, {split}", notes)
+    finally:
+        service.close()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "quality_heldout.md" if args.heldout else "quality.md"
+    (RESULTS / name).write_text(table, encoding="utf-8")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

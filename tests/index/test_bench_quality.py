@@ -1,0 +1,52 @@
+"""The quality bench's metric code on hand-made rankings."""
+
+from __future__ import annotations
+
+from bench.quality import (
+    ArticleRef,
+    answer_correct,
+    gold_flags,
+    hit_at,
+    ranked_articles,
+    reciprocal_rank,
+)
+from index.models import Passage
+
+
+def _passage(rank: int, article: str) -> Passage:
+    return Passage(
+        rank=rank,
+        chunk_id=rank,
+        article_id=article,
+        title="t",
+        text="x",
+        score=1.0 / rank,
+        url=f"u/{article}",
+    )
+
+
+def test_articles_are_ranked_by_their_best_passage() -> None:
+    passages = [_passage(3, "b"), _passage(1, "a"), _passage(2, "a"), _passage(4, "c"), _passage(5, "b")]
+    assert [r.article_id for r in ranked_articles(passages)] == ["a", "b", "c"]
+
+
+def test_gold_matches_by_id_or_by_url() -> None:
+    ranking = [ArticleRef("x", "u/x"), ArticleRef("y", "u/gold"), ArticleRef("gold-id", None)]
+    assert gold_flags(ranking, frozenset({"gold-id"}), frozenset({"u/gold"})) == [False, True, True]
+
+
+def test_hit_at_k_and_reciprocal_rank() -> None:
+    flags = [False, False, True, False, True]
+    assert not hit_at(flags, 1)
+    assert not hit_at(flags, 2)
+    assert hit_at(flags, 3)
+    assert reciprocal_rank(flags, 10) == 1 / 3
+    assert reciprocal_rank(flags, 2) == 0.0
+    assert reciprocal_rank([], 10) == 0.0
+
+
+def test_answer_match_ignores_case_and_curly_quotes() -> None:
+    assert answer_correct("Netflix renewed “squid game” for season 2 [1].", "“Squid Game”")
+    assert answer_correct("It was EUROPE [1].", "Europe")
+    assert not answer_correct("It was Asia [1].", "Europe")
+    assert not answer_correct("anything", "  ")
