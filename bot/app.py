@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -26,6 +27,7 @@ from bot import admin, handlers, subscribe
 from bot.context import BotContext, NewsCore, api_urls, require_token
 from bot.handlers import BOT_CONTEXT
 from corpus.errors import ConfigError
+from corpus.feeds import configured_feeds
 from corpus.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,23 @@ async def post_init(application: Application) -> None:
         except TelegramError as exc:  # an admin who never opened a chat with the bot has no chat yet
             log.warning("could not set admin commands for %s: %s", admin_id, exc)
     await subscribe.schedule_all(application)
+    if configured_feeds(bc.settings) and application.job_queue is not None:
+        application.job_queue.run_repeating(
+            poll_feeds_job,
+            interval=bc.settings.corpus.poll_minutes * 60,
+            first=1,
+            name="poll feeds",
+            # A slow poll must not overlap the next one.
+            job_kwargs={"max_instances": 1, "coalesce": True},
+        )
+
+
+async def poll_feeds_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Poll every feed once in a worker thread; new articles are searchable when it returns."""
+    bc = cast(BotContext, context.bot_data[BOT_CONTEXT])
+    report = await asyncio.to_thread(bc.service.poll_feeds)
+    for failure in report.failed:
+        log.warning("feed failed: %s", failure)
 
 
 async def post_shutdown(application: Application) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
 from corpus.errors import InputError, NewsbotError
-from corpus.feeds import PollReport, configured_feeds, feed_stats, import_opml, poll_feeds
+from corpus.feeds import PollReport, configured_feeds, feed_stats, import_opml
 from corpus.loaders import iter_input_files
 from corpus.settings import Settings, load_settings
 from index.models import Answer, IngestReport
@@ -154,7 +154,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], with_feeds: bool, quiet:
         if paths or not with_feeds:
             print_report(service.ingest_paths(targets, progress))
         if with_feeds:
-            print_poll_report(poll_feeds(settings, service.ingest_articles, progress))
+            print_poll_report(service.poll_feeds(progress))
 
 
 @cli.command()

@@ -9,7 +9,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from corpus.errors import IndexBusyError, IndexMismatchError, InputError
+from corpus.feeds import PollReport, configured_feeds, poll_feeds
 from corpus.loaders import iter_input_files, load_file
 from corpus.models import Article, LoadProblem
 from corpus.settings import Settings
@@ -19,7 +22,7 @@ from index.digest import Digest, build_digest
 from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, Progress
 from index.generation import Generation, IndexDirectory, Manifest
 from index.indexer import reconcile_vectors, sync_generation
-from index.models import Answer, IndexStats, IngestReport
+from index.models import Answer, IndexStats, IngestReport, Passage
 from index.retrieval import Filters, retrieve
 from index.timewords import parse_time_window
 
@@ -38,7 +41,8 @@ class NewsService:
         data = settings.data_dir
         self.store = ArticleStore(data / "articles.db")
         self.embedder = embedder
-        self.cached = CachedEmbedder(embedder, EmbeddingCache(data / "embeddings.db", settings.index.model))
+        # The cache key names the backend too, so vectors of different backends never mix.
+        self.cached = CachedEmbedder(embedder, EmbeddingCache(data / "embeddings.db", embedder.cache_key))
         self.index_dir = IndexDirectory(data / "index")
         self._gen: Generation | None = None
         self._pointer_mtime = -1
@@ -49,7 +53,13 @@ class NewsService:
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> NewsService:
         """Load the model, the store and the serving index."""
         idx = settings.index
-        model = embedder or Embedder(idx.model, device=idx.device, batch_size=idx.batch_size)
+        model = embedder or Embedder(
+            idx.model,
+            device=idx.device,
+            batch_size=idx.batch_size,
+            backend=idx.backend,
+            models_dir=settings.data_dir / "models",
+        )
         return cls(settings, model)
 
     def close(self) -> None:
@@ -66,6 +76,8 @@ class NewsService:
         idx = self.settings.index
         return Manifest(
             model=idx.model,
+            # The backend actually loaded: an embedder handed in may differ from the settings.
+            backend=self.embedder.backend,
             dimension=self.embedder.dimension,
             chunk_words=idx.chunk_words,
             chunk_overlap_sentences=idx.chunk_overlap_sentences,
@@ -176,11 +188,14 @@ class NewsService:
             started = time.perf_counter()
             problems: list[str] = []
             paths = [p for p in self.settings.corpus.paths if p.exists()]
+            # Store only: the serving index may have been built with other settings.
             if paths:
-                # Store only: the serving index may have been built with other settings.
                 articles, found, _ = self._load_paths(paths, progress)
-                self.store.upsert(self._resolve_duplicates(articles))
+                self._store_only(articles)
                 problems += [str(p) for p in found]
+            if configured_feeds(self.settings):
+                polled = poll_feeds(self.settings, self._store_only, progress)
+                problems += [str(f) for f in polled.failed]
             with self.index_dir.writer_lock():
                 folder = self.index_dir.new_folder()
                 gen = Generation.create(folder, self.expected_manifest())
@@ -204,6 +219,23 @@ class NewsService:
         finally:
             self._rebuild_lock.release()
 
+    def _store_only(self, articles: Sequence[Article]) -> IngestReport:
+        """Store articles without touching the index (a rebuild indexes them all afterwards)."""
+        seen = list(articles)
+        kept = self._resolve_duplicates(seen)
+        upsert = self.store.upsert(kept)
+        return IngestReport(
+            articles_seen=len(seen),
+            added=len(upsert.added),
+            updated=len(upsert.updated),
+            unchanged=len(upsert.unchanged),
+            duplicates=len(upsert.duplicates) + len(seen) - len(kept),
+        )
+
+    def poll_feeds(self, progress: Progress | None = None) -> PollReport:
+        """Poll every configured feed once and index what is new."""
+        return poll_feeds(self.settings, self.ingest_articles, progress)
+
     @property
     def reindexing(self) -> bool:
         """Whether a rebuild is running in this process."""
@@ -225,6 +257,41 @@ class NewsService:
     ) -> Answer:
         """Answer a question from the indexed news only, with citations; 'not covered' when it does not say."""
         question = " ".join(question.split())
+        found = self._retrieve(question, k, as_of, context, sources, since, until, mode)
+        if found is None:
+            return Answer(question=question, answered=False, text=NOT_COVERED)
+        passages, qvec = found
+        idx = self.settings.index
+        return compose_answer(question, qvec, passages, self.cached, idx.min_relevance, idx.answer_sentences)
+
+    def search(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        as_of: datetime | None = None,
+        context: str | None = None,
+        sources: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        mode: str | None = None,
+    ) -> list[Passage]:
+        """The ranked passages ask() would answer from, without composing an answer."""
+        found = self._retrieve(" ".join(question.split()), k, as_of, context, sources, since, until, mode)
+        return found[0] if found else []
+
+    def _retrieve(
+        self,
+        question: str,
+        k: int | None,
+        as_of: datetime | None,
+        context: str | None,
+        sources: Sequence[str],
+        since: datetime | None,
+        until: datetime | None,
+        mode: str | None,
+    ) -> tuple[list[Passage], np.ndarray] | None:
+        """Resolve time words and filters, embed the query and retrieve; None when nothing is indexed."""
         if not question:
             raise InputError("the question is empty")
         idx = self.settings.index
@@ -238,11 +305,10 @@ class NewsService:
         query = f"{context} {window.query}" if context else window.query
         gen = self._serving()
         if gen is None:
-            return Answer(question=question, answered=False, text=NOT_COVERED)
+            return None
         self._check(gen)
         qvec = self.embedder.encode([query])[0]
-        passages = retrieve(gen, qvec, query, k or idx.top_k, idx, filters, now, mode)
-        return compose_answer(question, qvec, passages, self.cached, idx.min_relevance, idx.answer_sentences)
+        return retrieve(gen, qvec, query, k or idx.top_k, idx, filters, now, mode), qvec
 
     def record_question(self) -> None:
         """Count one answered question."""

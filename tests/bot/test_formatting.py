@@ -18,7 +18,7 @@ from bot.formatting import (
 )
 from index.digest import Digest
 from index.models import Answer, Citation
-from tests.bot.fakes import FakeService, story
+from tests.bot.fakes import sample_answer, sample_articles, story
 
 ALLOWED = {"b", "i", "a", "u", "s", "code", "pre", "blockquote"}
 
@@ -48,7 +48,7 @@ def assert_valid_html(text: str) -> None:
 
 
 def test_answer_escapes_text_and_links_sources() -> None:
-    answer = FakeService(answer_text="Iran & Azerbaijan <talked> [1].").ask("q")
+    answer = sample_answer("Iran & Azerbaijan <talked> [1].")
     html = format_answer(answer)
     assert_valid_html(html)
     assert "Iran &amp; Azerbaijan &lt;talked&gt; [1]." in html
@@ -68,7 +68,7 @@ def test_unsafe_urls_are_not_links() -> None:
 
 
 def test_headlines_fall_back_to_fetch_date() -> None:
-    arts = FakeService().latest(2)
+    arts = sample_articles(2)
     html = format_headlines(arts)
     assert html.count("<a href=") == 2 and "Headline 0 &amp; more" in html
 
@@ -93,7 +93,7 @@ def test_ten_thousand_character_answer_splits_at_paragraphs() -> None:
     paragraphs = [f"Paragraph {i} " + "word & <x> " * 60 + f"[{i}]." for i in range(16)]
     text = "\n\n".join(paragraphs)
     assert len(text) > 10_000
-    answer = FakeService(answer_text=text).ask("q")
+    answer = sample_answer(text)
     parts = split_message(format_answer(answer))
     assert len(parts) >= 3
     for part in parts:
