@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from corpus.models import Article
-from corpus.store import connect, from_iso, to_iso
+from corpus.store import Database, from_iso, to_iso
 from index.models import Chunk
 
 _SCHEMA = """
@@ -219,32 +216,11 @@ class PassageRow:
     effective_at: datetime | None
 
 
-class PassageStore:
+class PassageStore(Database):
     """Passages of one generation and their FTS5 BM25 index."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection = connect(path)
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     def indexed_versions(self) -> dict[str, str]:
         """Article id to the content hash its passages were built from."""
