@@ -17,6 +17,7 @@ from bench.botapi_stub import BotApiStub
 from bot.context import Progress
 from bot.subscriptions import SubscriptionStore
 from corpus.settings import Settings
+from index.embeddings import Embedder
 from index.models import IngestReport
 from index.service import NewsService
 from tests.bot.fakes import ADMIN, REPO, SAMPLES, make_settings
@@ -32,9 +33,9 @@ def core_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def service(core_dir: Path) -> Iterator[NewsService]:
-    """The real service, loaded once for the module, with the sample corpus ingested."""
-    svc = NewsService.open(Settings(data_dir=core_dir))
+def service(core_dir: Path, embedder: Embedder) -> Iterator[NewsService]:
+    """The real service on the session's model, with the sample corpus ingested."""
+    svc = NewsService.open(Settings(data_dir=core_dir), embedder=embedder)
     svc.ingest_paths([SAMPLES])
     yield svc
     svc.close()
