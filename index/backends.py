@@ -58,7 +58,10 @@ class TorchEncoder:
 
     def __init__(self, path: str, device: str = "cpu", quantize: bool = False) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        # A progress bar per model load is noise in the CLI's output and the bot's logs.
+        hf_logging.disable_progress_bar()
         try:
             self._model: Any = SentenceTransformer(path, device=device)
         except (OSError, ValueError) as exc:
