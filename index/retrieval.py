@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
@@ -139,9 +139,6 @@ def retrieve(
     """The top k passages for a query, best first."""
     mode = mode or settings.mode
     depth = max(settings.candidates, k)
-    if filters.since is not None and settings.window_slack_days > 0:
-        # "This week" starts on Monday, but the week's news is often published over the weekend before.
-        filters = replace(filters, since=filters.since - timedelta(days=settings.window_slack_days))
     dense: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
     terms = query_terms(query)

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -298,7 +298,10 @@ class NewsService:
         now = as_of or datetime.now(UTC)
         window = parse_time_window(question, now)
         ends = [t for t in (window.until, until, now if as_of else None) if t is not None]
-        starts = [t for t in (window.since, since) if t is not None]
+        # "This week" starts on Monday, but the week's news is often published over the weekend before;
+        # an explicit `since` is taken as given.
+        spoken = window.since - timedelta(days=idx.window_slack_days) if window.since else None
+        starts = [t for t in (spoken, since) if t is not None]
         filters = Filters(
             since=max(starts, default=None), until=min(ends, default=None), sources=tuple(sources)
         )

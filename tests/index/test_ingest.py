@@ -148,3 +148,25 @@ def test_as_of_and_time_words_filter_by_publication_date(tmp_path: Path, embedde
     )
     assert {p.url for p in late.passages} == {"https://news.example/strike-ends"}
     service.close()
+
+
+def test_spoken_weeks_reach_back_over_the_weekend_but_explicit_dates_do_not(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    rows = [
+        {
+            "title": "Ferry service suspended",
+            "body": "The Varna ferry service was suspended because of storms.",
+            "published_at": "2024-03-09",
+            "url": "https://news.example/ferry-saturday",
+        },
+    ]
+    service = NewsService.open(make_settings(tmp_path / "data"), embedder=embedder)
+    service.ingest_paths([_jsonl(tmp_path / "ferry.jsonl", rows)])
+    wednesday = datetime(2024, 3, 13, 12, tzinfo=UTC)
+    spoken = service.search("Why was the Varna ferry suspended this week?", as_of=wednesday)
+    assert [p.url for p in spoken] == ["https://news.example/ferry-saturday"]
+    monday = datetime(2024, 3, 11, tzinfo=UTC)
+    explicit = service.search("Why was the Varna ferry suspended?", as_of=wednesday, since=monday)
+    assert explicit == []
+    service.close()
