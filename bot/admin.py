@@ -91,14 +91,25 @@ async def _run_reindex(bc: BotContext, progress: ProgressMessage) -> None:
         bc.reindex.lock.release()
 
 
-async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/reindex (admins): start a background rebuild unless one runs."""
+async def _admin_only(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
+) -> tuple[BotContext, Message] | None:
+    """The bot context and message when an admin sent the command; a polite refusal to anyone else."""
     bc, message, user = bot_context(context), update.effective_message, update.effective_user
     if message is None:
-        return
+        return None
     if not bc.is_admin(user.id if user else None):
-        await message.reply_text(REFUSAL.format(command="/reindex"))
+        await message.reply_text(REFUSAL.format(command=command))
+        return None
+    return bc, message
+
+
+async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reindex (admins): start a background rebuild unless one runs."""
+    gate = await _admin_only(update, context, "/reindex")
+    if gate is None:
         return
+    bc, message = gate
     if not bc.reindex.lock.acquire(blocking=False):
         await message.reply_text("A reindex is already running; I will post its report when it is done.")
         return
@@ -113,12 +124,10 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/stats (admins): articles, passages, subscribers, questions answered, last reindex."""
-    bc, message, user = bot_context(context), update.effective_message, update.effective_user
-    if message is None:
+    gate = await _admin_only(update, context, "/stats")
+    if gate is None:
         return
-    if not bc.is_admin(user.id if user else None):
-        await message.reply_text(REFUSAL.format(command="/stats"))
-        return
+    bc, message = gate
     s = await asyncio.to_thread(bc.service.stats)
     active, total = await asyncio.to_thread(bc.subscriptions.counts)
     busy = " (one is running now)" if bc.reindex.lock.locked() else ""
