@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -14,11 +13,10 @@ from bot.ratelimit import QuestionLimiter
 from bot.subscriptions import SubscriptionStore
 from corpus.errors import ConfigError
 from corpus.feeds import PollReport
-from corpus.models import Article
+from corpus.models import Article, Progress
 from corpus.settings import Settings
 from index.models import Answer, IndexStats, IngestReport
 
-Progress = Callable[[str, int, int], None]
 FOLLOWUP_STARTS = ("and ", "what about", "how about", "and what", "also ", "what of", "same for")
 PRONOUNS = frozenset(
     {

@@ -25,7 +25,7 @@ from corpus.feedstate import (
     import_opml,
 )
 from corpus.fetch import PAGE_ACCEPT, Fetcher
-from corpus.models import Article
+from corpus.models import Article, Progress
 from corpus.settings import FeedSettings, Settings
 from corpus.store import ArticleStore, from_iso
 from index.models import IngestReport
@@ -42,7 +42,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
 Ingest = Callable[[list[Article]], IngestReport]
 MAX_FEED_WORKERS = 16
 MAX_PAGE_WORKERS = 16

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# Long work reports (stage, done, total); the CLI draws bars, the bot edits a message.
+Progress = Callable[[str, int, int], None]
 
 
 def content_hash(title: str, body: str) -> str:

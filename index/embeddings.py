@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from corpus.errors import ConfigError
-from corpus.store import connect
+from corpus.models import Progress
+from corpus.store import Database
 
 BUNDLED_PREFIX = "bundled:"
-
-Progress = Callable[[str, int, int], None]
 
 
 def text_hash(text: str) -> str:
@@ -82,55 +79,42 @@ class Embedder:
         return out
 
 
-class EmbeddingCache:
+class EmbeddingCache(Database):
     """Vectors keyed by (model, text hash) in SQLite, shared by every index generation."""
 
     def __init__(self, path: Path, model: str) -> None:
-        self.model = model
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection = connect(path)
-        self._conn.execute(
+        super().__init__(
+            path,
             "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, hash TEXT NOT NULL,"
-            " vector BLOB NOT NULL, PRIMARY KEY (model, hash))"
+            " vector BLOB NOT NULL, PRIMARY KEY (model, hash));",
         )
+        self.model = model
 
     def get_many(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """The cached vectors among these hashes."""
         found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for start in range(0, len(hashes), 500):
-                part = list(hashes[start : start + 500])
-                marks = ",".join("?" * len(part))
-                rows = self._conn.execute(
-                    f"SELECT hash, vector FROM embeddings WHERE model = ? AND hash IN ({marks})",
-                    [self.model, *part],
-                )
-                for h, blob in rows:
-                    found[h] = np.frombuffer(blob, dtype=np.float32)
+        for start in range(0, len(hashes), 500):
+            part = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(part))
+            rows = self.execute(
+                f"SELECT hash, vector FROM embeddings WHERE model = ? AND hash IN ({marks})",
+                [self.model, *part],
+            )
+            for h, blob in rows:
+                found[h] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
         """Store vectors."""
-        with self._lock:
-            self._conn.execute("BEGIN")
-            self._conn.executemany(
+        with self.transaction() as conn:
+            conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (model, hash, vector) VALUES (?, ?, ?)",
                 [(self.model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
             )
-            self._conn.execute("COMMIT")
 
     def count(self) -> int:
         """How many vectors are cached for this model."""
-        with self._lock:
-            return int(
-                self._conn.execute(
-                    "SELECT COUNT(*) FROM embeddings WHERE model = ?", (self.model,)
-                ).fetchone()[0]
-            )
-
-    def close(self) -> None:
-        """Close the database."""
-        self._conn.close()
+        return int(self.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", (self.model,))[0][0])
 
 
 class CachedEmbedder:

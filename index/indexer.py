@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from corpus.models import Article
+from corpus.models import Article, Progress
 from corpus.settings import IndexSettings
 from corpus.store import ArticleStore
 from index.chunking import chunk_article, embed_text
 from index.embeddings import CachedEmbedder
 from index.generation import Generation
 from index.models import Chunk
-
-Progress = Callable[[str, int, int], None]
 
 ARTICLE_BATCH = 200
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
+from corpus.dedup import resolve_near_duplicates
 from corpus.errors import IndexBusyError, IndexMismatchError, InputError
 from corpus.feeds import PollReport, configured_feeds, poll_feeds
 from corpus.loaders import iter_input_files, load_file
@@ -149,36 +150,21 @@ class NewsService:
     ) -> IngestReport:
         """Store articles (idempotently) and bring the index up to date."""
         started = time.perf_counter()
-        seen = list(articles)
-        batch = self._resolve_duplicates(seen)
-        upsert = self.store.upsert(batch)
+        stored = self._store_only(list(articles))
         with self.index_dir.writer_lock():
             gen = self._writable()
             synced = sync_generation(gen, self.store, self.cached, self.settings.index, progress)
         self.store.add_to_counter("embeddings_computed", synced.embedded)
         self.store.set_state("last_ingest", _now())
-        return IngestReport(
+        return replace(
+            stored,
             files=files,
-            articles_seen=len(seen),
-            added=len(upsert.added),
-            updated=len(upsert.updated),
-            unchanged=len(upsert.unchanged),
-            # Near-duplicates dropped before the upsert count as duplicates too.
-            duplicates=len(upsert.duplicates) + len(seen) - len(batch),
             removed=synced.articles_removed,
             passages_indexed=synced.passages_added,
             embedded=synced.embedded,
             seconds=time.perf_counter() - started,
             problems=tuple(str(p) for p in problems),
         )
-
-    def _resolve_duplicates(self, articles: list[Article]) -> list[Article]:
-        """Re-key near-duplicates of stored stories so the newest version replaces the old one."""
-        try:
-            from corpus.dedup import resolve_near_duplicates
-        except ImportError:
-            return articles
-        return resolve_near_duplicates(articles, self.store, self.settings.corpus.near_duplicate_threshold)
 
     def reindex(self, progress: Progress | None = None) -> IngestReport:
         """Re-read the configured sources, rebuild the index aside and swap it in atomically."""
@@ -220,26 +206,22 @@ class NewsService:
             self._rebuild_lock.release()
 
     def _store_only(self, articles: Sequence[Article]) -> IngestReport:
-        """Store articles without touching the index (a rebuild indexes them all afterwards)."""
+        """Store articles without touching the index; near-duplicates re-keyed so the newest version wins."""
         seen = list(articles)
-        kept = self._resolve_duplicates(seen)
+        kept = resolve_near_duplicates(seen, self.store, self.settings.corpus.near_duplicate_threshold)
         upsert = self.store.upsert(kept)
         return IngestReport(
             articles_seen=len(seen),
             added=len(upsert.added),
             updated=len(upsert.updated),
             unchanged=len(upsert.unchanged),
+            # Near-duplicates dropped before the upsert count as duplicates too.
             duplicates=len(upsert.duplicates) + len(seen) - len(kept),
         )
 
     def poll_feeds(self, progress: Progress | None = None) -> PollReport:
         """Poll every configured feed once and index what is new."""
         return poll_feeds(self.settings, self.ingest_articles, progress)
-
-    @property
-    def reindexing(self) -> bool:
-        """Whether a rebuild is running in this process."""
-        return self._rebuild_lock.locked()
 
     # -- reading -----------------------------------------------------------------------------------
 
