@@ -117,6 +117,22 @@ class BotApiStub:
         reply_to_bot: bool = False,
     ) -> int:
         """Queue a text message from a user, with command and mention entities like Telegram adds."""
+        return self.push_update(
+            self.message_update(
+                chat_id, text, user_id=user_id, chat_type=chat_type, reply_to_bot=reply_to_bot
+            )
+        )
+
+    def message_update(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        reply_to_bot: bool = False,
+    ) -> dict[str, Any]:
+        """An update (without update_id) carrying a user's text message, as Telegram would send it."""
         user = {"id": user_id if user_id is not None else chat_id, "is_bot": False, "first_name": "User"}
         message: dict[str, Any] = {
             "message_id": self._new_message_id(),
@@ -140,7 +156,7 @@ class BotApiStub:
                 "from": self.bot_user,
                 "text": "earlier answer",
             }
-        return self.push_update({"message": message})
+        return {"message": message}
 
     def push_member_status(self, chat_id: int, old: str, new: str) -> int:
         """Queue a my_chat_member update: the user blocked (kicked) or unblocked (member) the bot."""
