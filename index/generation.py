@@ -39,7 +39,14 @@ class Manifest:
     def differences(self, other: Manifest) -> list[str]:
         """Human-readable differences that make two manifests incompatible."""
         out = []
-        for name in ("model", "backend", "dimension", "chunk_words", "chunk_overlap_sentences", "format_version"):
+        for name in (
+            "model",
+            "backend",
+            "dimension",
+            "chunk_words",
+            "chunk_overlap_sentences",
+            "format_version",
+        ):
             mine, theirs = getattr(self, name), getattr(other, name)
             if mine != theirs:
                 out.append(f"{name} {mine!r} in the index, {theirs!r} in the settings")
