@@ -292,6 +292,8 @@ def evaluate(service: NewsService, questions: Sequence[Question], mode: str, lab
 def variants() -> list[Variant]:
     """(label, mode, settings overrides): each mode with the default settings, and plain rank fusion."""
     plain = {
+        "dense_weight": 1.0,
+        "bm25_weight": 1.0,
         "recency_weight": 0.0,
         "recent_days": 0.0,
         "article_weight": 0.0,

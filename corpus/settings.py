@@ -53,11 +53,11 @@ class IndexSettings(BaseModel):
     top_k: int = Field(5, ge=1, le=100)
     candidates: int = Field(100, ge=10)
     rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0)
+    dense_weight: float = Field(0.5, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
     title_weight: float = Field(0.5, ge=0)
     recency_half_life_days: float = Field(7.0, ge=0)
-    recency_weight: float = Field(0.5, ge=0)
+    recency_weight: float = Field(1.0, ge=0)
     # News questions are mostly about the last few days: within recent_days of now the recency prior is full.
     recent_days: float = Field(7.0, ge=0)
     # A time phrase's window ("this week") opens this many days earlier, so that its eve's news counts.
