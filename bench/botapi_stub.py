@@ -107,21 +107,9 @@ class BotApiStub:
             self._cond.notify_all()
         return update_id
 
-    def push_message(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        user_id: int | None = None,
-        chat_type: str = "private",
-        reply_to_bot: bool = False,
-    ) -> int:
-        """Queue a text message from a user, with command and mention entities like Telegram adds."""
-        return self.push_update(
-            self.message_update(
-                chat_id, text, user_id=user_id, chat_type=chat_type, reply_to_bot=reply_to_bot
-            )
-        )
+    def push_message(self, chat_id: int, text: str, **options: Any) -> int:
+        """Queue a text message from a user (options as for message_update)."""
+        return self.push_update(self.message_update(chat_id, text, **options))
 
     def message_update(
         self,
@@ -132,7 +120,7 @@ class BotApiStub:
         chat_type: str = "private",
         reply_to_bot: bool = False,
     ) -> dict[str, Any]:
-        """An update (without update_id) carrying a user's text message, as Telegram would send it."""
+        """An update (without update_id): a user's text message with the entities Telegram adds."""
         user = {"id": user_id if user_id is not None else chat_id, "is_bot": False, "first_name": "User"}
         message: dict[str, Any] = {
             "message_id": self._new_message_id(),
