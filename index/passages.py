@@ -42,8 +42,8 @@ END;
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # Most postings one BM25 query may score: past it the commonest terms are left to the dense side.
-# FTS5 costs ~2 us a posting: 30k keeps BM25 near 60 ms at 100k passages; on RealTime QA, hybrid
-# Hit@5 was the same as with 50k (bench/quality.py).
+# FTS5 costs ~2 us a posting: with 30k, BM25 p95 was 80 ms at 100k passages (bench/speed.py), and on
+# RealTime QA hybrid mode lost one question of Hit@1 against 50k (bench/quality.py).
 BM25_POSTINGS_BUDGET = 30_000
 
 # Words that carry no topic; dropping them keeps BM25 queries short and precise.

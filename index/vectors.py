@@ -1,7 +1,7 @@
 """FAISS vector index keyed by chunk id: a small load/add/remove/search/save contract.
 
 Two layouts, chosen by size:
-- "flat": IndexIDMap2(IndexFlatIP), exact search, used below FLAT_MAX vectors (~120 MB at 80k, ~10 ms a query);
+- "flat": IndexIDMap2(IndexFlatIP), exact search, used below FLAT_MAX vectors (~120 MB at 80k, ~15 ms a query);
 - "ivf": IndexIVFScalarQuantizer (inverted lists over k-means cells, 8-bit scalar-quantized vectors, its own
   ids), used from FLAT_MAX on: a query scans only `nprobe` cells, and memory is a quarter of flat.
 IVF rather than HNSW because articles get updated and deleted: IVF supports remove_ids, while HNSW (also
