@@ -153,23 +153,46 @@ class PlainST:
         )
 
 
-def bench_embedding(report: Report, backends: Sequence[str], n: int, articles: Sequence[Article]) -> None:
-    """Passages/s of each backend on the same real ~180-word passages, interleaved batch by batch."""
+def embedder_variant(spec: str) -> Embedder:
+    """An Embedder from 'backend[@max_tokens][/batch]', e.g. 'onnx-int8@128/16'."""
+    rest, _, batch = spec.partition("/")
+    backend, _, tokens = rest.partition("@")
+    return Embedder(
+        MODEL,
+        backend=backend,
+        models_dir=WORK / "models",
+        batch_size=int(batch or 64),
+        max_tokens=int(tokens) if tokens else None,
+    )
+
+
+def bench_embedding(
+    report: Report, backends: Sequence[str], n: int, articles: Sequence[Article], passages: str
+) -> None:
+    """Passages/s of each backend on the same real passages, interleaved slice by slice."""
     import torch
 
-    texts = windows(articles[::3], 180, n)
-    log(f"embedding: {len(texts)} passages, backends {list(backends)}")
+    if passages == "chunks":
+        texts = []
+        for a in articles[::3]:
+            texts += [c.embed_text for c in chunk_article(a, 120, 1)]
+        texts = texts[:n]
+        what = "the pipeline's own 120-word chunks"
+    else:
+        texts = windows(articles[::3], 180, n)
+        what = "the baseline's ~180-word windows"
+    log(f"embedding: {len(texts)} passages ({passages}), variants {list(backends)}")
     encoders: dict[str, Callable[[Sequence[str]], np.ndarray]] = {
         "plain sentence-transformers": PlainST().encode
     }
     for b in backends:
-        encoders[f"Embedder {b}"] = Embedder(MODEL, backend=b, models_dir=WORK / "models").encode
+        encoders[f"Embedder {b}"] = embedder_variant(b).encode
     for enc in encoders.values():
         enc(texts[:16])
     wall = dict.fromkeys(encoders, 0.0)
     cpu = dict.fromkeys(encoders, 0.0)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in encoders}
-    # Others share the CPU: alternating 64-passage slices gives every backend the same conditions.
+    # Others may share the CPU: alternating 64-passage slices gives every variant the same conditions.
     for start in range(0, len(texts), 64):
         for name, enc in encoders.items():
             t0, c0 = time.perf_counter(), time.process_time()
@@ -192,13 +215,14 @@ def bench_embedding(report: Report, backends: Sequence[str], n: int, articles: S
                 f"{cos.min():.4f}",
             ]
         )
-    tokens = np.mean([len(t.split()) for t in texts])
+    words = np.mean([len(t.split()) for t in texts])
     report.table(
-        "Embedding throughput (real ~180-word passages, 2 cores shared with other jobs)",
+        f"Embedding throughput ({what}, {words:.0f} words incl. title)",
         ["path", "passages/s", "speed-up", "passages per CPU-s", "mean cos vs plain", "min cos"],
         rows,
         [
-            f"{len(texts)} RealTimeQA passages ({tokens:.0f} words incl. title), batches of 64 interleaved across backends;"
+            f"{len(texts)} RealTimeQA passages, 64-passage slices interleaved across variants;"
+            " variant = backend[@max_tokens][/batch] (plain: 256 tokens, batch 64);"
             f" load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
             f"torch threads {torch.get_num_threads()} (= the 2 cores); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')},"
             f" OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}",
@@ -218,8 +242,10 @@ def bench_agreement(
     texts = list(dict.fromkeys(texts))[:n]
     vecs: dict[str, np.ndarray] = {}
     qvecs: dict[str, np.ndarray] = {}
+    # Batch size hardly changes a vector: only backends and token caps are compared here.
+    backends = list(dict.fromkeys(b.partition("/")[0] for b in backends if b.partition("/")[0] != "torch"))
     for b in ("torch", *backends):
-        emb = Embedder(MODEL, backend=b, models_dir=WORK / "models")
+        emb = embedder_variant(b)
         cached = CachedEmbedder(emb, EmbeddingCache(WORK / "agreement.db", emb.cache_key))
         log(f"agreement: {b} on {len(texts)} passages")
         vecs[b] = cached.embed(texts)
@@ -269,7 +295,7 @@ def bench_ingest(
     report: Report, backend: str, n_articles: int, articles: Sequence[Article], embedder: Embedder
 ) -> None:
     """First ingest of n real articles into an empty data dir, then a re-ingest of the same unchanged files."""
-    folder = WORK / f"ingest-{backend}-{n_articles}"
+    folder = WORK / f"ingest-{backend.replace('/', '-b')}-{n_articles}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     corpus = folder / "corpus.jsonl"
@@ -279,7 +305,15 @@ def bench_ingest(
             if a.published_at:
                 row["published_at"] = a.published_at.isoformat()
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    settings = Settings(data_dir=folder / "data", corpus={"paths": [corpus]}, index={"backend": backend})
+    settings = Settings(
+        data_dir=folder / "data",
+        corpus={"paths": [corpus]},
+        index={
+            "backend": embedder.backend,
+            "max_tokens": embedder.max_tokens,
+            "batch_size": embedder.batch_size,
+        },
+    )
     service = NewsService.open(settings, embedder=embedder)
     log(f"ingest: first ingest of {n_articles} articles with {backend}")
     first = service.ingest_paths([corpus])
@@ -477,8 +511,14 @@ def bench_latency(
     split_rows = []
     split_header: list[str] = []
     for n in sizes:
-        settings = Settings(data_dir=WORK / f"scale-{n}", index={"backend": embedder.backend})
+        settings = Settings(
+            data_dir=WORK / f"scale-{n}",
+            index={"backend": embedder.backend, "max_tokens": embedder.max_tokens},
+        )
         build_scale(n, articles, base_vecs, settings, embedder)
+        # This folder's cache holds only question and sentence vectors of earlier runs: without it every
+        # "cold" ask below really is the first (the synthetic passages' vectors are not in it).
+        (settings.data_dir / "embeddings.db").unlink(missing_ok=True)
         gc.collect()
         rss0 = rss_mb()
         t0 = time.perf_counter()
@@ -589,7 +629,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command line."""
     p = argparse.ArgumentParser(prog="bench.speed", description=__doc__)
     p.add_argument("--sections", default="embed,agree,ingest,latency")
-    p.add_argument("--backends", default="onnx,onnx-int8", help="backends compared with plain torch")
+    p.add_argument(
+        "--backends",
+        default="torch/16,onnx-int8/64,onnx-int8/16,onnx-int8@128/16",
+        help="variants compared with plain sentence-transformers: backend[@max_tokens][/batch]",
+    )
+    p.add_argument("--embed-texts", default="chunks,windows", help="chunks (120 words) and/or windows (180)")
     p.add_argument("--embed-passages", type=int, default=256)
     p.add_argument("--agree-passages", type=int, default=2000)
     p.add_argument("--queries", type=int, default=100)
@@ -619,14 +664,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         [f"# newsbot speed bench ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs)\n"]
     )
     if "embed" in sections:
-        bench_embedding(report, backends, args.embed_passages, articles)
+        for kind in args.embed_texts.split(","):
+            bench_embedding(report, backends, args.embed_passages, articles, kind)
     if "agree" in sections:
         bench_agreement(report, backends, args.agree_passages, articles, queries)
     if "ingest" in sections:
-        emb = Embedder(MODEL, backend=args.ingest_backend, models_dir=WORK / "models")
+        emb = embedder_variant(args.ingest_backend)
         bench_ingest(report, args.ingest_backend, args.ingest_articles, articles, emb)
     if "latency" in sections:
-        emb = Embedder(MODEL, backend=args.latency_backend, models_dir=WORK / "models")
+        emb = embedder_variant(args.latency_backend)
         cached = CachedEmbedder(emb, EmbeddingCache(WORK / "agreement.db", emb.cache_key))
         texts = []
         for a in articles[1::2]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import warnings
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from corpus.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 BackendName = Literal["torch", "torch-int8", "onnx", "onnx-int8"]
 BACKENDS: tuple[BackendName, ...] = ("torch", "torch-int8", "onnx", "onnx-int8")
@@ -56,7 +59,9 @@ def cpu_threads() -> int:
 class TorchEncoder:
     """The plain sentence-transformers model, optionally with int8 dynamically quantized Linear layers."""
 
-    def __init__(self, path: str, device: str = "cpu", quantize: bool = False) -> None:
+    def __init__(
+        self, path: str, device: str = "cpu", quantize: bool = False, max_tokens: int | None = None
+    ) -> None:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -73,6 +78,8 @@ class TorchEncoder:
             self._model = torch.ao.quantization.quantize_dynamic(
                 self._model, {torch.nn.Linear}, dtype=torch.qint8
             )
+        if max_tokens is not None:
+            self._model.max_seq_length = min(max_tokens, self._model.max_seq_length or max_tokens)
         dim = (
             self._model.get_embedding_dimension()
             if hasattr(self._model, "get_embedding_dimension")
@@ -223,6 +230,11 @@ def ensure_onnx_model(model_dir: Path, models_root: Path, quantized: bool) -> Pa
             if target.exists():
                 return target
             plain = folder / "model.onnx"
+            log.info(
+                "Preparing the %s graph of %s (once, about a minute)",
+                "int8" if quantized else "ONNX",
+                model_dir,
+            )
             if not plain.exists():
                 raw = folder / "export.onnx.tmp"
                 _export_onnx(model_dir, raw)
@@ -254,7 +266,14 @@ def ensure_onnx_model(model_dir: Path, models_root: Path, quantized: bool) -> Pa
 class OnnxEncoder:
     """The model's exported ONNX graph run by ONNX Runtime, tokenized by the model's own tokenizer.json."""
 
-    def __init__(self, path: str, models_root: Path, quantized: bool, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        models_root: Path,
+        quantized: bool,
+        threads: int | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -263,7 +282,7 @@ class OnnxEncoder:
             raise ConfigError(
                 f"index.backend: ONNX backends need a local model folder with tokenizer.json, got {path!r}"
             )
-        max_len = _check_pipeline(model_dir)
+        max_len = min(_check_pipeline(model_dir), max_tokens or 1 << 30)
         graph = ensure_onnx_model(model_dir, models_root, quantized)
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         # tokenizer.json ships with fixed 128-token padding/truncation; sentence-transformers pads to the
@@ -296,15 +315,21 @@ class OnnxEncoder:
         return np.asarray(out, dtype=np.float32)
 
 
-def load_encoder(backend: str, path: str, device: str = "cpu", models_root: Path | None = None) -> Encoder:
-    """An encoder for a resolved model path with the chosen backend."""
+def load_encoder(
+    backend: str,
+    path: str,
+    device: str = "cpu",
+    models_root: Path | None = None,
+    max_tokens: int | None = None,
+) -> Encoder:
+    """An encoder for a resolved model path with the chosen backend, reading at most max_tokens a text."""
     if backend == "torch":
-        return TorchEncoder(path, device)
+        return TorchEncoder(path, device, max_tokens=max_tokens)
     if backend == "torch-int8":
-        return TorchEncoder(path, device, quantize=True)
+        return TorchEncoder(path, device, quantize=True, max_tokens=max_tokens)
     if backend in ("onnx", "onnx-int8"):
         if device != "cpu":
             raise ConfigError(f"index.backend {backend!r} runs on the CPU only; set index.device = 'cpu'")
         root = models_root or Path("data") / "models"
-        return OnnxEncoder(path, root, quantized=backend == "onnx-int8")
+        return OnnxEncoder(path, root, quantized=backend == "onnx-int8", max_tokens=max_tokens)
     raise ConfigError(f"index.backend: unknown backend {backend!r}, expected one of {', '.join(BACKENDS)}")

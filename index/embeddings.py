@@ -44,6 +44,7 @@ class Embedder:
         batch_size: int = 64,
         backend: str = "torch",
         models_dir: Path | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         self.name = model
         self.backend = backend
@@ -54,14 +55,16 @@ class Embedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from index.backends import load_encoder
 
-        self._encoder = load_encoder(backend, path, device, models_dir)
+        self._encoder = load_encoder(backend, path, device, models_dir, max_tokens)
+        self.max_tokens = max_tokens
         self.dimension = self._encoder.dimension
 
     @property
     def cache_key(self) -> str:
         """Model key of this embedder's vectors in the cache: vectors of different backends never mix."""
         # Plain torch keeps the bare model name so caches written before backends existed stay valid.
-        return self.name if self.backend == "torch" else f"{self.name}#{self.backend}"
+        key = self.name if self.backend == "torch" else f"{self.name}#{self.backend}"
+        return key if self.max_tokens is None else f"{key}@{self.max_tokens}"
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed texts (longest first, which wastes less padding) and return them in input order."""

@@ -33,6 +33,8 @@ class Manifest:
     chunk_overlap_sentences: int
     # Vectors of different inference backends differ slightly; manifests from before backends were torch.
     backend: str = "torch"
+    # The cap on tokens a passage was embedded with; 0 = the model's own max_seq_length (and older manifests).
+    max_tokens: int = 0
     format_version: int = FORMAT_VERSION
     created_at: str = ""
 
@@ -42,6 +44,7 @@ class Manifest:
         for name in (
             "model",
             "backend",
+            "max_tokens",
             "dimension",
             "chunk_words",
             "chunk_overlap_sentences",
@@ -49,8 +52,15 @@ class Manifest:
         ):
             mine, theirs = getattr(self, name), getattr(other, name)
             if mine != theirs:
-                out.append(f"{name} {mine!r} in the index, {theirs!r} in the settings")
+                out.append(
+                    f"{name} {_shown(name, mine)} in the index, {_shown(name, theirs)} in the settings"
+                )
         return out
+
+
+def _shown(name: str, value: object) -> str:
+    """A manifest value as the settings spell it."""
+    return "None (the model's own)" if name == "max_tokens" and value == 0 else repr(value)
 
 
 class Generation:

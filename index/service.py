@@ -59,7 +59,8 @@ class NewsService:
             device=idx.device,
             batch_size=idx.batch_size,
             backend=idx.backend,
-            models_dir=settings.data_dir / "models",
+            models_dir=idx.models_dir or settings.data_dir / "models",
+            max_tokens=idx.max_tokens,
         )
         return cls(settings, model)
 
@@ -79,6 +80,7 @@ class NewsService:
             model=idx.model,
             # The backend actually loaded: an embedder handed in may differ from the settings.
             backend=self.embedder.backend,
+            max_tokens=self.embedder.max_tokens or 0,
             dimension=self.embedder.dimension,
             chunk_words=idx.chunk_words,
             chunk_overlap_sentences=idx.chunk_overlap_sentences,
@@ -244,7 +246,15 @@ class NewsService:
             return Answer(question=question, answered=False, text=NOT_COVERED)
         passages, qvec = found
         idx = self.settings.index
-        return compose_answer(question, qvec, passages, self.cached, idx.min_relevance, idx.answer_sentences)
+        return compose_answer(
+            question,
+            qvec,
+            passages,
+            self.cached,
+            idx.min_relevance,
+            idx.answer_sentences,
+            idx.answer_shortlist,
+        )
 
     def search(
         self,

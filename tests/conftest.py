@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.settings import Settings
+from corpus.settings import IndexSettings, Settings
 from index.embeddings import Embedder
 from index.service import NewsService
 
@@ -17,10 +17,23 @@ SAMPLES = REPO / "samples"
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The bundled all-MiniLM-L6-v2, loaded once: loading costs ~10 s on two cores."""
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of exported ONNX graphs for the whole session (pass it to `newsbot` processes tests start)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return Embedder("bundled:all-MiniLM-L6-v2")
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder(models_dir: Path) -> Embedder:
+    """The default embedder (backend, token cap and batch of IndexSettings), loaded and exported once."""
+    idx = IndexSettings()
+    return Embedder(
+        idx.model,
+        backend=idx.backend,
+        batch_size=idx.batch_size,
+        max_tokens=idx.max_tokens,
+        models_dir=models_dir,
+    )
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

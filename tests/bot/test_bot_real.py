@@ -114,7 +114,7 @@ def test_real_digest_reaches_subscribers(tmp_path: Path, service: NewsService) -
 
 
 def test_newsbot_run_process_answers_and_keeps_token_out_of_logs(
-    tmp_path: Path, core_dir: Path, service: NewsService
+    tmp_path: Path, core_dir: Path, models_dir: Path, service: NewsService
 ) -> None:
     with BotApiStub() as stub:
         env = {
@@ -122,6 +122,8 @@ def test_newsbot_run_process_answers_and_keeps_token_out_of_logs(
             "NEWSBOT_TELEGRAM__TOKEN": stub.token,
             "NEWSBOT_TELEGRAM__BASE_URL": stub.base_url,
             "NEWSBOT_DATA_DIR": str(core_dir),
+            # The session's exported graph: the process need not export the model again.
+            "NEWSBOT_INDEX__MODELS_DIR": str(models_dir),
             "NEWSBOT_LOG_LEVEL": "DEBUG",
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",

@@ -197,7 +197,9 @@ def test_undated_articles_fall_back_to_fetched_at(
     assert [r.id for r in ingest(store, [new])] == [old.id]
 
 
-def test_four_thousand_articles_resolve_at_scale(store: ArticleStore, rng: random.Random, vocab: list[str]) -> None:
+def test_four_thousand_articles_resolve_at_scale(
+    store: ArticleStore, rng: random.Random, vocab: list[str]
+) -> None:
     base = [
         art(
             f"https://a.example/{i}",

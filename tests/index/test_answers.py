@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from index.answer import compose_answer
+from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache
 from index.service import NewsService
 
 
@@ -88,3 +91,22 @@ def test_source_filter_keeps_only_that_agency(sample_service: NewsService) -> No
     assert sample_service.ask(question, sources=["ilkha"]).answered
     other = sample_service.ask(question, sources=["Reuters"])
     assert (other.answered, other.passages) == (False, ())
+
+
+def test_answer_embeds_only_its_shortlist(
+    sample_service: NewsService, embedder: Embedder, tmp_path: Path
+) -> None:
+    question = "What projects did Iran and Azerbaijan discuss?"
+    passages = sample_service.search(question)
+    qvec = embedder.encode([question])[0]
+    counts = []
+    for shortlist in (0, 3):
+        fresh = CachedEmbedder(
+            embedder, EmbeddingCache(tmp_path / f"cache-{shortlist}.db", embedder.cache_key)
+        )
+        answer = compose_answer(question, qvec, passages, fresh, 0.42, 3, shortlist)
+        assert answer.answered and "Rasht–Astara railway" in answer.text
+        counts.append(fresh.computed)
+        fresh.cache.close()
+    # Both forms (plain and headline-framed) of each shortlisted sentence, and nothing else.
+    assert counts[1] == 6 < counts[0]

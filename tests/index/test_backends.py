@@ -24,15 +24,19 @@ SENTENCES = [
 
 
 @pytest.fixture(scope="module")
-def fast(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    """The onnx-int8 backend, exported once for this module into a temporary models folder."""
-    return Embedder(
-        "bundled:all-MiniLM-L6-v2", backend="onnx-int8", models_dir=tmp_path_factory.mktemp("models")
-    )
+def fast(models_dir: Path) -> Embedder:
+    """The onnx-int8 backend without a token cap, its graph exported once for the session."""
+    return Embedder("bundled:all-MiniLM-L6-v2", backend="onnx-int8", models_dir=models_dir)
 
 
-def test_onnx_int8_agrees_with_torch(fast: Embedder, embedder: Embedder) -> None:
-    plain = embedder.encode(SENTENCES)
+@pytest.fixture(scope="module")
+def plain() -> Embedder:
+    """Plain sentence-transformers on torch, the reference."""
+    return Embedder("bundled:all-MiniLM-L6-v2")
+
+
+def test_onnx_int8_agrees_with_torch(fast: Embedder, plain: Embedder) -> None:
+    plain = plain.encode(SENTENCES)
     quick = fast.encode(SENTENCES)
     assert quick.shape == plain.shape == (len(SENTENCES), 384)
     assert np.allclose(np.linalg.norm(quick, axis=1), 1.0, atol=1e-4)
@@ -55,10 +59,10 @@ def test_unknown_backend_is_a_config_error() -> None:
         Embedder("bundled:all-MiniLM-L6-v2", backend="tpu")
 
 
-def test_cache_keys_keep_backends_apart(fast: Embedder, embedder: Embedder, tmp_path: Path) -> None:
-    assert embedder.cache_key == "bundled:all-MiniLM-L6-v2"
+def test_cache_keys_keep_backends_apart(fast: Embedder, plain: Embedder, tmp_path: Path) -> None:
+    assert plain.cache_key == "bundled:all-MiniLM-L6-v2"
     assert fast.cache_key == "bundled:all-MiniLM-L6-v2#onnx-int8"
-    torch_cache = EmbeddingCache(tmp_path / "embeddings.db", embedder.cache_key)
+    torch_cache = EmbeddingCache(tmp_path / "embeddings.db", plain.cache_key)
     onnx_cache = EmbeddingCache(tmp_path / "embeddings.db", fast.cache_key)
     torch_cache.put_many({"h1": np.ones(384, dtype=np.float32)})
     assert onnx_cache.get_many(["h1"]) == {}
@@ -67,12 +71,12 @@ def test_cache_keys_keep_backends_apart(fast: Embedder, embedder: Embedder, tmp_
     onnx_cache.close()
 
 
-def test_index_of_another_backend_is_refused(fast: Embedder, embedder: Embedder, tmp_path: Path) -> None:
+def test_index_of_another_backend_is_refused(fast: Embedder, plain: Embedder, tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "data")
     rows = [{"id": "a1", "title": "Harbour reopens", "body": "The harbour of Varna reopened to ferries."}]
     source = tmp_path / "a.jsonl"
     source.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    service = NewsService.open(settings, embedder=embedder)
+    service = NewsService.open(settings, embedder=plain)
     service.ingest_paths([source])
     assert service.manifest() is not None and service.manifest()["backend"] == "torch"  # type: ignore[index]
     service.close()
@@ -88,3 +92,29 @@ def test_manifests_from_before_backends_read_as_torch() -> None:
     assert old.backend == "torch"
     new = Manifest(model="m", dimension=384, chunk_words=120, chunk_overlap_sentences=1, backend="onnx-int8")
     assert old.differences(new) == ["backend 'torch' in the index, 'onnx-int8' in the settings"]
+
+
+def test_token_cap_truncates_and_is_recorded(fast: Embedder, tmp_path: Path) -> None:
+    models = Path(fast._encoder._graph).parents[1]  # type: ignore[attr-defined]
+    capped = Embedder("bundled:all-MiniLM-L6-v2", backend="onnx-int8", models_dir=models, max_tokens=16)
+    assert capped.cache_key == "bundled:all-MiniLM-L6-v2#onnx-int8@16"
+    head = SENTENCES[4]
+    other_tail = head + " The striker scored twice as the home side won the cup final."
+    # Past the cap a text's tail is not read: only the uncapped model tells the two apart.
+    same = capped.encode([head, other_tail])
+    assert float(same[0] @ same[1]) > 0.9999
+    full = fast.encode(
+        [head[:80], head[:80] + " The striker scored twice as the home side won the cup final."]
+    )
+    assert float(full[0] @ full[1]) < 0.99
+
+    settings = make_settings(tmp_path / "data")
+    source = tmp_path / "a.jsonl"
+    source.write_text(json.dumps({"id": "a1", "title": "Harbour reopens", "body": "Varna reopened."}) + "\n")
+    service = NewsService.open(settings, embedder=fast)
+    service.ingest_paths([source])
+    service.close()
+    other = NewsService.open(settings, embedder=capped)
+    with pytest.raises(IndexMismatchError, match=r"max_tokens None \(the model's own\) in the index, 16"):
+        other.ask("Is the Varna harbour open?")
+    other.close()

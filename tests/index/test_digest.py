@@ -62,12 +62,6 @@ def article(
     )
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    """The real model, loaded once for the module (it takes seconds)."""
-    return Embedder("bundled:all-MiniLM-L6-v2")
-
-
 @pytest.fixture()
 def store(tmp_path: Path) -> Iterator[ArticleStore]:
     """An empty article store in a temporary directory."""
