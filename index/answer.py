@@ -96,6 +96,20 @@ def candidate_sentences(question: str, passages: Sequence[Passage]) -> list[Cand
     return sorted(out, key=lambda c: (-c.prior, c.passage.rank, c.position))
 
 
+def _spread(candidates: Sequence[Candidate], n: int) -> list[Candidate]:
+    """The n best candidates, at most half of them from one passage while others have any to offer."""
+    per_passage = max(1, (n + 1) // 2)
+    taken: dict[int, int] = {}
+    first, rest = [], []
+    for c in candidates:
+        if taken.get(c.passage.chunk_id, 0) < per_passage:
+            taken[c.passage.chunk_id] = taken.get(c.passage.chunk_id, 0) + 1
+            first.append(c)
+        else:
+            rest.append(c)
+    return (first + rest)[:n]
+
+
 def score_sentences(
     question_vector: np.ndarray, candidates: Sequence[Candidate], embedder: CachedEmbedder
 ) -> list[ScoredSentence]:
@@ -145,14 +159,11 @@ def compose_answer(
 ) -> Answer:
     """A short answer made only of retrieved sentences, or a plain 'not covered'."""
     candidates = candidate_sentences(question, passages)
-    # Embedding a sentence costs ~10 ms on two cores: the lexically best few are tried first, and only
-    # when none of them answers is every other sentence embedded before saying "not covered".
-    first = candidates[: max(shortlist, max_sentences)] if shortlist else candidates
-    scored = score_sentences(question_vector, first, embedder)
+    if shortlist:
+        # Embedding a sentence costs ~10 ms on two cores: only the lexically best few are worth it.
+        candidates = _spread(candidates, max(shortlist, max_sentences))
+    scored = score_sentences(question_vector, candidates, embedder)
     best = max(scored, key=lambda s: s.score, default=None)
-    if (best is None or not is_relevant(best, min_relevance)) and len(first) < len(candidates):
-        scored += score_sentences(question_vector, candidates[len(first) :], embedder)
-        best = max(scored, key=lambda s: s.score, default=None)
     if best is None or not is_relevant(best, min_relevance):
         return Answer(question=question, answered=False, text=NOT_COVERED, passages=tuple(passages))
     others = [
