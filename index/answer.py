@@ -23,6 +23,7 @@ _NEAR = 0.1
 _NEAR_LEXICAL = 0.4
 _FOCUS = re.compile(r"\b(?:what|which)\s+(?:kind of\s+|type of\s+|sort of\s+)?(\w+)", re.I)
 _RANK_PENALTY = 0.01
+_EMBED_CHARS = 400
 _TRAILING = re.compile(r"([.!?…]+[\"'”’)]*)\s*$")
 
 
@@ -117,19 +118,12 @@ def score_sentences(
     if not candidates:
         return []
     q = question_vector.reshape(-1)
-    plain = embedder.embed([c.text for c in candidates]) @ q
-    # With its headline a sentence keeps its context ("the talks" -> which talks).
-    framed = embedder.embed([f"{c.passage.title}. {c.text}" for c in candidates]) @ q
+    # With its headline a sentence keeps its context ("the talks" -> which talks). Its start is enough to
+    # judge it, and a run-on "sentence" (a list, a table) would cost as much as all the others.
+    framed = embedder.embed([f"{c.passage.title}. {c.text}"[:_EMBED_CHARS] for c in candidates]) @ q
     return [
-        ScoredSentence(
-            c.text,
-            c.passage,
-            c.position,
-            max(float(a), float(b)),
-            c.lexical,
-            (float(a) + float(b)) / 2 + c.prior,
-        )
-        for c, a, b in zip(candidates, plain, framed, strict=True)
+        ScoredSentence(c.text, c.passage, c.position, float(f), c.lexical, float(f) + c.prior)
+        for c, f in zip(candidates, framed, strict=True)
     ]
 
 
