@@ -19,9 +19,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A fresh demo index every time; the exported model graph is kept in data/models between runs.
+DEMO_ENV = NEWSBOT_DATA_DIR=data/demo NEWSBOT_INDEX__MODELS_DIR=data/models
+
 demo: $(STAMP)
-	NEWSBOT_DATA_DIR=data/demo $(BIN)/newsbot ingest samples/
-	NEWSBOT_DATA_DIR=data/demo $(BIN)/newsbot ask "What projects did Iran and Azerbaijan discuss?"
+	rm -rf data/demo
+	$(DEMO_ENV) $(BIN)/newsbot ingest samples/
+	$(DEMO_ENV) $(BIN)/newsbot ask "What projects did Iran and Azerbaijan discuss?"
 
 test: $(STAMP)
 	$(BIN)/ruff check corpus index bot tests bench

@@ -142,6 +142,7 @@ def _export_onnx(model_dir: Path, target: Path) -> None:
     """Export transformer + mean pooling + L2 normalisation as one ONNX graph with dynamic batch and length."""
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
     class Pooled(torch.nn.Module):
         """The sentence embedding as the graph's only output."""
@@ -162,6 +163,7 @@ def _export_onnx(model_dir: Path, target: Path) -> None:
             counts = mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(summed / counts, p=2, dim=1)
 
+    hf_logging.disable_progress_bar()
     # Eager attention exports to plain MatMul/Softmax nodes that ONNX Runtime fuses and quantizes well.
     encoder = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
     module = Pooled(encoder).eval()
@@ -231,10 +233,12 @@ def ensure_onnx_model(model_dir: Path, models_root: Path, quantized: bool) -> Pa
                 return target
             plain = folder / "model.onnx"
             log.info(
-                "Preparing the %s graph of %s (once, about a minute)",
+                "Preparing the %s graph of %s (once, under a minute)",
                 "int8" if quantized else "ONNX",
                 model_dir,
             )
+            # The exporter, fuser and quantizer log every node and tensor on the root logger: noise here.
+            logging.disable(logging.WARNING)
             if not plain.exists():
                 raw = folder / "export.onnx.tmp"
                 _export_onnx(model_dir, raw)
@@ -259,6 +263,7 @@ def ensure_onnx_model(model_dir: Path, models_root: Path, quantized: bool) -> Pa
                 leftover.unlink(missing_ok=True)
             raise ConfigError(f"index.backend: exporting {model_dir} to ONNX failed: {exc}") from exc
         finally:
+            logging.disable(logging.NOTSET)
             fcntl.flock(lock, fcntl.LOCK_UN)
     return target
 
