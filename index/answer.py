@@ -97,7 +97,7 @@ def candidate_sentences(question: str, passages: Sequence[Passage]) -> list[Cand
     return sorted(out, key=lambda c: (-c.prior, c.passage.rank, c.position))
 
 
-def _spread(candidates: Sequence[Candidate], n: int) -> list[Candidate]:
+def shortlist_candidates(candidates: Sequence[Candidate], n: int) -> list[Candidate]:
     """The n best candidates, at most half of them from one passage while others have any to offer."""
     per_passage = max(1, (n + 1) // 2)
     taken: dict[int, int] = {}
@@ -155,7 +155,7 @@ def compose_answer(
     candidates = candidate_sentences(question, passages)
     if shortlist:
         # Embedding a sentence costs ~10 ms on two cores: only the lexically best few are worth it.
-        candidates = _spread(candidates, max(shortlist, max_sentences))
+        candidates = shortlist_candidates(candidates, max(shortlist, max_sentences))
     scored = score_sentences(question_vector, candidates, embedder)
     best = max(scored, key=lambda s: s.score, default=None)
     if best is None or not is_relevant(best, min_relevance):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from index.answer import compose_answer
+from index.answer import Candidate, compose_answer, shortlist_candidates
 from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache
+from index.models import Passage
 from index.service import NewsService
 
 
@@ -110,3 +111,14 @@ def test_answer_embeds_only_its_shortlist(
         fresh.cache.close()
     # Each shortlisted sentence (with its headline), and nothing else.
     assert counts[1] == 3 < counts[0]
+
+
+def test_shortlist_takes_at_most_half_from_one_passage() -> None:
+    first = Passage(rank=1, chunk_id=1, article_id="a", title="Port news", text="", score=1.0)
+    second = Passage(rank=2, chunk_id=2, article_id="b", title="Rail news", text="", score=0.5)
+    ranked = [Candidate(f"a{i}", first, i, 1.0, 0.3) for i in range(5)] + [
+        Candidate("b0", second, 0, 0.5, 0.1)
+    ]
+    assert [c.text for c in shortlist_candidates(ranked, 4)] == ["a0", "a1", "b0", "a2"]
+    # With nothing else on offer the best passage fills the shortlist.
+    assert [c.text for c in shortlist_candidates(ranked[:5], 3)] == ["a0", "a1", "a2"]
