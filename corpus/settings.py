@@ -77,8 +77,8 @@ class IndexSettings(BaseModel):
     prf_weight: float = Field(1.0, ge=0)
     min_relevance: float = Field(0.42, ge=-1, le=1)
     answer_sentences: int = Field(3, ge=1, le=10)
-    # Sentences (lexically best first, at least answer_sentences) the answer composer embeds before it
-    # looks at the rest (0 = all at once); each costs ~10 ms on two cores.
+    # Sentences the answer composer embeds to choose from: lexically best first, at least answer_sentences,
+    # at most half from one passage (0 = every sentence of the top passages); each costs ~10 ms on two cores.
     answer_shortlist: int = Field(4, ge=0)
 
 

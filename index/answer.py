@@ -114,7 +114,7 @@ def shortlist_candidates(candidates: Sequence[Candidate], n: int) -> list[Candid
 def score_sentences(
     question_vector: np.ndarray, candidates: Sequence[Candidate], embedder: CachedEmbedder
 ) -> list[ScoredSentence]:
-    """Candidates scored by meaning (the sentence alone and with its headline) plus their cheap prior."""
+    """Candidates scored by meaning (each with its headline) plus their cheap prior."""
     if not candidates:
         return []
     q = question_vector.reshape(-1)

@@ -6,9 +6,9 @@ pipeline exactly: WordPiece tokens truncated to the model's max_seq_length, mean
 attention mask, L2 normalisation. The graph is exported once per model into a models folder
 (data_dir/models) and reused by every later process.
 
-Measured by bench/speed.py on two shared AVX2 cores (no VNNI, so int8 gains at most ~2x): "onnx-int8"
-(fused graph, per-channel 7-bit weights) runs ~1.7-1.9x plain sentence-transformers at mean cosine 0.993
-with it; "onnx" (fp32) ~1.05x at cosine 1.0000; "torch-int8" (torch.ao dynamic quantization) ~1.5x but
+Measured by bench/speed.py on two AVX2 cores (no VNNI, so int8 gains at most ~2x): "onnx-int8"
+(fused graph, per-channel 7-bit weights, batches of 16) runs ~1.75-2.1x plain sentence-transformers at
+mean cosine 0.992 with it; "onnx" (fp32) ~1.05x at cosine 1.0000; "torch-int8" (torch.ao dynamic quantization) ~1.5x but
 agrees only to cosine 0.92, so it is there for comparison, not for use.
 """
 
