@@ -615,7 +615,7 @@ def bench_latency(
             "synthetic scale: real RealTimeQA passages replicated with a word dropped and one doubled; vectors are real"
             " passage embeddings plus Gaussian noise, renormalised; built once under data/bench-speed",
             "cold = first ask of a question, from an empty embedding cache: the query and the answer's shortlisted sentences are embedded;"
-            " warm = the same ask again (their vectors cached): retrieval + answer composition",
+            " warm = the same ask again (sentence vectors cached): query embedding + retrieval + answer composition",
             "recall: the IVF layout's top 10 / top candidates against exact search over the vectors it holds",
             f"backend {embedder.backend}; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
         ],
