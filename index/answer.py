@@ -23,7 +23,7 @@ _NEAR = 0.1
 _NEAR_LEXICAL = 0.4
 _FOCUS = re.compile(r"\b(?:what|which)\s+(?:kind of\s+|type of\s+|sort of\s+)?(\w+)", re.I)
 _RANK_PENALTY = 0.01
-_EMBED_CHARS = 400
+_EMBED_CHARS = 300
 _TRAILING = re.compile(r"([.!?…]+[\"'”’)]*)\s*$")
 
 
