@@ -172,27 +172,48 @@ def embedder_variant(spec: str) -> Embedder:
     )
 
 
-def bench_embedding(
-    report: Report, backends: Sequence[str], n: int, articles: Sequence[Article], passages: str
-) -> None:
-    """Passages/s of each backend on the same real passages, interleaved slice by slice."""
-    import torch
+def chunk_texts(articles: Sequence[Article], n: int) -> list[str]:
+    """The first n distinct passages of the articles, chunked as newsbot does by default (120 words)."""
+    texts: list[str] = []
+    for a in articles:
+        texts += [c.embed_text for c in chunk_article(a, 120, 1)]
+        if len(texts) >= n:
+            break
+    return list(dict.fromkeys(texts))[:n]
 
-    if passages == "chunks":
-        texts = []
-        for a in articles[::3]:
-            texts += [c.embed_text for c in chunk_article(a, 120, 1)]
-        texts = texts[:n]
-        what = "the pipeline's own 120-word chunks"
-    else:
-        texts = windows(articles[::3], 180, n)
-        what = "the baseline's ~180-word windows"
-    log(f"embedding: {len(texts)} passages ({passages}), variants {list(backends)}")
+
+def index_settings(embedder: Embedder) -> dict[str, object]:
+    """The [index] settings an embedder built by embedder_variant stands for."""
+    return {"backend": embedder.backend, "max_tokens": embedder.max_tokens, "batch_size": embedder.batch_size}
+
+
+def embed_encoders(backends: Sequence[str]) -> dict[str, Callable[[Sequence[str]], np.ndarray]]:
+    """The baseline and each variant, each model loaded once for every passage kind."""
     encoders: dict[str, Callable[[Sequence[str]], np.ndarray]] = {
         "plain sentence-transformers": PlainST().encode
     }
     for b in backends:
         encoders[f"Embedder {b}"] = embedder_variant(b).encode
+    return encoders
+
+
+def bench_embedding(
+    report: Report,
+    encoders: dict[str, Callable[[Sequence[str]], np.ndarray]],
+    n: int,
+    articles: Sequence[Article],
+    passages: str,
+) -> None:
+    """Passages/s of the baseline and each variant on the same real passages, interleaved slice by slice."""
+    import torch
+
+    if passages == "chunks":
+        texts = chunk_texts(articles[::3], n)
+        what = "the pipeline's own 120-word chunks"
+    else:
+        texts = windows(articles[::3], 180, n)
+        what = "the baseline's ~180-word windows"
+    log(f"embedding: {len(texts)} passages ({passages}), {list(encoders)}")
     for enc in encoders.values():
         enc(texts[:16])
     wall = dict.fromkeys(encoders, 0.0)
@@ -240,12 +261,7 @@ def bench_agreement(
     report: Report, backends: Sequence[str], n: int, articles: Sequence[Article], queries: Sequence[str]
 ) -> None:
     """Cosine agreement with torch over n real passages and top-10 overlap of query results; cached on disk."""
-    texts: list[str] = []
-    for a in articles[1::2]:
-        texts += [c.embed_text for c in chunk_article(a, 120, 1)]
-        if len(texts) >= n:
-            break
-    texts = list(dict.fromkeys(texts))[:n]
+    texts = chunk_texts(articles[1::2], n)
     vecs: dict[str, np.ndarray] = {}
     qvecs: dict[str, np.ndarray] = {}
     # Batch size hardly changes a vector: only backends and token caps are compared here.
@@ -314,11 +330,7 @@ def bench_ingest(
     settings = Settings(
         data_dir=folder / "data",
         corpus={"paths": [corpus]},
-        index={
-            "backend": embedder.backend,
-            "max_tokens": embedder.max_tokens,
-            "batch_size": embedder.batch_size,
-        },
+        index=index_settings(embedder),
     )
     service = NewsService.open(settings, embedder=embedder)
     log(f"ingest: first ingest of {n_articles} articles with {backend}")
@@ -519,7 +531,7 @@ def bench_latency(
     for n in sizes:
         settings = Settings(
             data_dir=WORK / f"scale-{n}",
-            index={"backend": embedder.backend, "max_tokens": embedder.max_tokens},
+            index=index_settings(embedder),
         )
         build_scale(n, articles, base_vecs, settings, embedder)
         # This folder's cache holds only question and sentence vectors of earlier runs: without it every
@@ -670,8 +682,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         [f"# newsbot speed bench ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs)\n"]
     )
     if "embed" in sections:
+        encoders = embed_encoders(backends)
         for kind in args.embed_texts.split(","):
-            bench_embedding(report, backends, args.embed_passages, articles, kind)
+            bench_embedding(report, encoders, args.embed_passages, articles, kind)
     if "agree" in sections:
         bench_agreement(report, backends, args.agree_passages, articles, queries)
     if "ingest" in sections:
@@ -680,12 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "latency" in sections:
         emb = embedder_variant(args.latency_backend)
         cached = CachedEmbedder(emb, EmbeddingCache(WORK / "agreement.db", emb.cache_key))
-        texts = []
-        for a in articles[1::2]:
-            texts += [c.embed_text for c in chunk_article(a, 120, 1)]
-            if len(texts) >= args.agree_passages:
-                break
-        base_vecs = cached.embed(list(dict.fromkeys(texts))[: args.agree_passages])
+        base_vecs = cached.embed(chunk_texts(articles[1::2], args.agree_passages))
         cached.cache.close()
         bench_latency(
             report,

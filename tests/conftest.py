@@ -19,13 +19,13 @@ SAMPLES = REPO / "samples"
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder of exported ONNX graphs for the whole session (pass it to `newsbot` processes tests start)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return tmp_path_factory.mktemp("models")
 
 
 @pytest.fixture(scope="session")
 def embedder(models_dir: Path) -> Embedder:
     """The default embedder (backend, token cap and batch of IndexSettings), loaded and exported once."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     idx = IndexSettings()
     return Embedder(
         idx.model,

@@ -36,15 +36,15 @@ def plain() -> Embedder:
 
 
 def test_onnx_int8_agrees_with_torch(fast: Embedder, plain: Embedder) -> None:
-    plain = plain.encode(SENTENCES)
+    reference = plain.encode(SENTENCES)
     quick = fast.encode(SENTENCES)
-    assert quick.shape == plain.shape == (len(SENTENCES), 384)
+    assert quick.shape == reference.shape == (len(SENTENCES), 384)
     assert np.allclose(np.linalg.norm(quick, axis=1), 1.0, atol=1e-4)
-    cosines = (plain * quick).sum(axis=1)
+    cosines = (reference * quick).sum(axis=1)
     assert cosines.min() > 0.98
     assert cosines.mean() > 0.99
     # Same nearest neighbour for every sentence among the others.
-    assert ((quick @ plain.T).argmax(axis=1) == np.arange(len(SENTENCES))).all()
+    assert ((quick @ reference.T).argmax(axis=1) == np.arange(len(SENTENCES))).all()
 
 
 def test_exported_graph_is_reused(fast: Embedder, tmp_path: Path) -> None:
@@ -94,9 +94,8 @@ def test_manifests_from_before_backends_read_as_torch() -> None:
     assert old.differences(new) == ["backend 'torch' in the index, 'onnx-int8' in the settings"]
 
 
-def test_token_cap_truncates_and_is_recorded(fast: Embedder, tmp_path: Path) -> None:
-    models = Path(fast._encoder._graph).parents[1]  # type: ignore[attr-defined]
-    capped = Embedder("bundled:all-MiniLM-L6-v2", backend="onnx-int8", models_dir=models, max_tokens=16)
+def test_token_cap_truncates_and_is_recorded(fast: Embedder, models_dir: Path, tmp_path: Path) -> None:
+    capped = Embedder("bundled:all-MiniLM-L6-v2", backend="onnx-int8", models_dir=models_dir, max_tokens=16)
     assert capped.cache_key == "bundled:all-MiniLM-L6-v2#onnx-int8@16"
     head = SENTENCES[4]
     other_tail = head + " The striker scored twice as the home side won the cup final."
