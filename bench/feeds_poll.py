@@ -26,10 +26,10 @@ from xml.sax.saxutils import escape
 
 from corpus.dedup import resolve_near_duplicates
 from corpus.feeds import PollReport, poll_feeds
+from corpus.ingest import IngestReport
 from corpus.models import Article
 from corpus.settings import CorpusSettings, FeedSettings, Settings
 from corpus.store import ArticleStore
-from index.models import IngestReport
 from index.service import NewsService
 
 REPO = Path(__file__).resolve().parents[1]

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from corpus.errors import IndexMismatchError
 from corpus.settings import Settings, load_settings
 from index.models import Passage
+from index.query import Query
 from index.service import NewsService
 
 REPO = Path(__file__).resolve().parents[1]
@@ -268,13 +269,13 @@ def evaluate(service: NewsService, questions: Sequence[Question], mode: str, lab
     tally = Tally()
     started = time.perf_counter()
     for n, q in enumerate(questions, start=1):
-        passages = service.search(q.text, k=RANK_DEPTH, as_of=q.asked_at, mode=mode)
+        passages = service.search(Query(q.text, k=RANK_DEPTH, as_of=q.asked_at, mode=mode))
         flags = gold_flags(ranked_articles(passages), q.gold_ids, q.gold_urls)
         tally.questions += 1
         for c in CUTOFFS:
             tally.hits[c] += hit_at(flags, c)
         tally.rr += reciprocal_rank(flags, 10)
-        answer = service.ask(q.text, as_of=q.asked_at, mode=mode)
+        answer = service.ask(Query(q.text, as_of=q.asked_at, mode=mode))
         if answer.answered:
             tally.answered += 1
             tally.correct += answer_correct(answer.text, q.answer)
@@ -297,7 +298,6 @@ def variants() -> list[Variant]:
         "recency_weight": 0.0,
         "recent_days": 0.0,
         "article_weight": 0.0,
-        "prf_terms": 0,
         "window_slack_days": 0.0,
     }
     return [

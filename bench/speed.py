@@ -30,8 +30,10 @@ from index.chunking import chunk_article
 from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, resolve_model_path
 from index.generation import Generation, IndexDirectory
 from index.models import Chunk
+from index.query import Query
 from index.service import NewsService
-from index.vectors import FLAT_MAX, VectorIndex
+from index.stores.base import VectorAttrs
+from index.stores.faiss import FLAT_MAX, FaissStore, VectorIndex
 
 MODEL = "bundled:all-MiniLM-L6-v2"
 EVAL = Path(os.environ.get("NEWSBOT_EVAL_DATA", "/work/shared/eval-data")) / "realtimeqa"
@@ -377,6 +379,13 @@ def _perturb(text: str, rng: np.random.Generator) -> str:
     return " ".join(words)
 
 
+def _faiss(gen: Generation) -> FaissStore:
+    """The generation's FAISS store (the speed bench measures FAISS layouts)."""
+    if not isinstance(gen.vectors, FaissStore):
+        raise SystemExit(f"the speed bench needs index.store = 'faiss', not {gen.manifest.store!r}")
+    return gen.vectors
+
+
 def _layout_outdated(n: int, data_dir: Path) -> bool:
     """Whether a built scale's FAISS layout is not the one n vectors get now (FLAT_MAX changed)."""
     index_dir = IndexDirectory(data_dir / "index")
@@ -385,7 +394,7 @@ def _layout_outdated(n: int, data_dir: Path) -> bool:
         return True
     gen = Generation.open(index_dir.root / name)
     try:
-        return gen.vectors.layout != ("ivf" if n >= FLAT_MAX else "flat")
+        return _faiss(gen).layout != ("ivf" if n >= FLAT_MAX else "flat")
     finally:
         gen.close()
 
@@ -408,8 +417,9 @@ def _resume_vectors(n: int, base_vecs: np.ndarray, data_dir: Path) -> bool:
     noisy = base_vecs[rng.integers(len(base_vecs), size=n)]
     noisy += rng.standard_normal((n, dim)).astype(np.float32) * (0.25 / np.sqrt(dim))
     noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-    gen.vectors = VectorIndex.build(dim, ids, noisy)
-    gen.save_vectors()
+    rows = gen.passages.get(ids.tolist())
+    _faiss(gen).bulk_load(ids, noisy, [rows[int(i)].attrs for i in ids])
+    gen.vectors.flush()
     gen.close()
     index_dir.publish(folders[0])
     (data_dir / "BUILT").write_text(
@@ -446,6 +456,7 @@ def build_scale(
     dim = base_vecs.shape[1]
     all_ids: list[np.ndarray] = []
     all_vecs: list[np.ndarray] = []
+    all_attrs: list[VectorAttrs] = []
     made = 0
     started = time.perf_counter()
     while made < n:
@@ -468,16 +479,17 @@ def build_scale(
                 chunks.append(Chunk(article_id=fake.id, ord=o, text=text, embed_text=text, hash=f"syn{k}"))
             batch.append((fake, chunks))
         _, ids = gen.passages.replace_articles([], batch)
+        all_attrs += [VectorAttrs(a.published_at or a.fetched_at, a.source) for a, cs in batch for _ in cs]
         picks = base_vecs[rng.integers(len(base_vecs), size=len(ids))]
         noisy = picks + rng.standard_normal((len(ids), dim)).astype(np.float32) * (0.25 / np.sqrt(dim))
         all_vecs.append((noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32))
         all_ids.append(np.asarray(ids, dtype=np.int64))
         made += count
         log(f"scale {n}: {made} passages ({time.perf_counter() - started:.0f}s)")
-    vectors = VectorIndex.build(dim, np.concatenate(all_ids), np.concatenate(all_vecs))
+    vectors = _faiss(gen)
+    vectors.bulk_load(np.concatenate(all_ids), np.concatenate(all_vecs), all_attrs)
     log(f"scale {n}: {vectors.layout} index built ({time.perf_counter() - started:.0f}s)")
-    gen.vectors = vectors
-    gen.save_vectors()
+    vectors.flush()
     gen.close()
     index_dir.publish(folder)
     done.write_text(f"{n} passages, {vectors.layout}, built in {time.perf_counter() - started:.0f}s\n")
@@ -521,8 +533,9 @@ def bench_latency(
     before_queries: int,
 ) -> None:
     """p50/p95 of ask() end to end and of each retrieval mode, index load time and RSS at each size."""
-    from index.passages import query_terms
-    from index.retrieval import Filters, retrieve
+    from index.query import Filters, SearchPlan
+    from index.retrieval import HybridRetriever
+    from index.terms import query_terms
 
     ms = 1000.0
     rows = []
@@ -551,10 +564,10 @@ def bench_latency(
         cold, warm = [], []
         for q in queries:
             t = time.perf_counter()
-            service.ask(q)
+            service.ask(Query(q))
             cold.append(time.perf_counter() - t)
             t = time.perf_counter()
-            service.ask(q)
+            service.ask(Query(q))
             warm.append(time.perf_counter() - t)
         rss2 = rss_mb()
         idx = settings.index
@@ -579,21 +592,23 @@ def bench_latency(
             gen.vectors.search(v, idx.candidates)
             parts["faiss"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            gen.passages.bm25(query_terms(q), idx.candidates, idx.title_weight)
+            gen.passages.keyword_search(query_terms(q), idx.candidates, title_weight=idx.title_weight)
             parts["fts5 bm25"].append(time.perf_counter() - t)
             for mode in ("dense", "bm25", "hybrid"):
                 t = time.perf_counter()
-                retrieve(gen, v, q, idx.top_k, idx, Filters(), now, mode)
+                HybridRetriever(gen.passages, gen.vectors, idx).retrieve(
+                    SearchPlan(q, Filters(), now, idx.top_k, mode), v
+                )
                 parts[f"retrieve {mode}"].append(time.perf_counter() - t)
             if i < before_queries and query_terms(q):
                 t = time.perf_counter()
                 _all_terms_bm25(db, query_terms(q), idx.candidates, idx.title_weight)
                 parts["fts5 all terms (before)"].append(time.perf_counter() - t)
-        recall = ivf_recall(gen.vectors, np.asarray(qvecs), idx.candidates)
+        recall = ivf_recall(_faiss(gen).index, np.asarray(qvecs), idx.candidates)
         rows.append(
             [
                 f"{n:,}",
-                gen.vectors.layout,
+                _faiss(gen).layout,
                 f"{load:.2f}",
                 f"{rss1 - rss0:.0f}",
                 f"{rss2:.0f}",

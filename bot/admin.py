@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 from bot.context import BotContext
 from bot.handlers import bot_context
 from corpus.errors import IndexBusyError, NewsbotError
-from index.models import IngestReport
+from corpus.ingest import IngestReport
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from pydantic import BaseModel, ValidationError
@@ -18,10 +18,13 @@ from tqdm import tqdm
 
 from corpus.errors import InputError, NewsbotError
 from corpus.feeds import PollReport, configured_feeds, feed_stats, import_opml
+from corpus.ingest import IngestReport
 from corpus.loaders import iter_input_files
+from corpus.models import Progress
 from corpus.settings import Settings, load_settings
-from index.models import Answer, IngestReport
-from index.service import NewsService, Progress
+from index.models import Answer
+from index.query import Mode, Query
+from index.service import NewsService
 
 
 def parse_as_of(value: str | None) -> datetime | None:
@@ -226,12 +229,13 @@ def ask(
     if (question is None) == (batch is None):
         raise click.UsageError("give either a QUESTION or --batch FILE")
     start = parse_as_of(since)
-    options: dict[str, Any] = {
-        "k": k,
-        "mode": mode,
-        "sources": sources,
-        "since": start.replace(hour=0, minute=0, second=0, microsecond=0) if start else None,
-    }
+    base = Query(
+        question="",
+        k=k,
+        mode=cast(Mode | None, mode),
+        sources=sources,
+        since=start.replace(hour=0, minute=0, second=0, microsecond=0) if start else None,
+    )
     service = open_service(ctx)
 
     def emit(answer: Answer) -> None:
@@ -240,7 +244,7 @@ def ask(
         )
 
     if question is not None:
-        emit(service.ask(question, as_of=parse_as_of(as_of), **options))
+        emit(service.ask(replace(base, question=question, as_of=parse_as_of(as_of))))
         return
     assert batch is not None
     bad = 0
@@ -250,7 +254,8 @@ def ask(
                 continue
             try:
                 item = BatchQuestion.model_validate_json(line)
-                emit(service.ask(item.question, as_of=parse_as_of(item.as_of or as_of), **options))
+                asked = replace(base, question=item.question, as_of=parse_as_of(item.as_of or as_of))
+                emit(service.ask(asked))
             except (ValidationError, InputError) as exc:
                 bad += 1
                 reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)

@@ -13,9 +13,11 @@ from bot.ratelimit import QuestionLimiter
 from bot.subscriptions import SubscriptionStore
 from corpus.errors import ConfigError
 from corpus.feeds import PollReport
+from corpus.ingest import IngestReport
 from corpus.models import Article, Progress
 from corpus.settings import Settings
-from index.models import Answer, IndexStats, IngestReport
+from index.models import Answer, IndexStats
+from index.query import Query
 
 FOLLOWUP_STARTS = ("and ", "what about", "how about", "and what", "also ", "what of", "same for")
 PRONOUNS = frozenset(
@@ -41,14 +43,7 @@ PRONOUNS = frozenset(
 class NewsCore(Protocol):
     """The parts of index.service.NewsService the bot calls."""
 
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        as_of: datetime | None = None,
-        context: str | None = None,
-    ) -> Answer: ...
+    def ask(self, query: Query) -> Answer: ...
     def reindex(self, progress: Progress | None = None) -> IngestReport: ...
     def poll_feeds(self, progress: Progress | None = None) -> PollReport: ...
     def stats(self) -> IndexStats: ...

@@ -18,6 +18,7 @@ from bot.context import BotContext, NewsCore
 from bot.formatting import format_answer, format_headlines, format_sources, link, split_message
 from corpus.errors import InputError
 from index.models import Answer
+from index.query import Query
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def command_argument(message: Message) -> str:
 
 
 def _ask(service: NewsCore, question: str, earlier: str | None) -> Answer:
-    answer = service.ask(question, context=earlier)
+    answer = service.ask(Query(question, context=earlier))
     service.record_question()
     return answer
 

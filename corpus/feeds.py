@@ -25,10 +25,10 @@ from corpus.feedstate import (
     import_opml,
 )
 from corpus.fetch import PAGE_ACCEPT, Fetcher
+from corpus.ingest import IngestReport
 from corpus.models import Article, Progress
 from corpus.settings import FeedSettings, Settings
 from corpus.store import ArticleStore, from_iso
-from index.models import IngestReport
 
 __all__ = [
     "FeedFailure",

@@ -44,9 +44,9 @@ class IndexSettings(BaseModel):
 
     model: str = "bundled:all-MiniLM-L6-v2"
     device: str = "cpu"
-    # Inference engine for the model; the ONNX ones export it once to models_dir (see index/backends.py).
+    # Inference engine for the model; the ONNX ones export it once to models_dir (see index/encoders.py).
     # "onnx-int8" embeds ~2x faster than "torch" on a CPU, Hit@5 within 0.01 of it (bench/speed.py, README).
-    backend: Literal["torch", "torch-int8", "onnx", "onnx-int8"] = "onnx-int8"
+    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     # Small batches pad less; on two cores 16 ran ~10% faster than 64.
     batch_size: int = Field(16, ge=1)
     # Tokens of a text the model reads (a cap on its own max_seq_length; None = the model's own).
@@ -55,6 +55,9 @@ class IndexSettings(BaseModel):
     models_dir: Path | None = None
     chunk_words: int = Field(120, ge=20)
     chunk_overlap_sentences: int = Field(1, ge=0)
+    # Where a generation's vectors live: "faiss" (the default) or "memory" (exact numpy search, small corpora);
+    # see index/stores/. Changing it needs a reindex.
+    store: str = "faiss"
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
     top_k: int = Field(5, ge=1, le=100)
     candidates: int = Field(100, ge=10)
@@ -71,10 +74,6 @@ class IndexSettings(BaseModel):
     # Share of a passage's score taken from its article's best `article_passages` passages (0 = off).
     article_weight: float = Field(0.0, ge=0, le=1)
     article_passages: int = Field(3, ge=1)
-    # Pseudo relevance feedback: words the top `prf_passages` share expand a second keyword query (0 = off).
-    prf_terms: int = Field(0, ge=0, le=50)
-    prf_passages: int = Field(5, ge=2)
-    prf_weight: float = Field(1.0, ge=0)
     min_relevance: float = Field(0.42, ge=-1, le=1)
     answer_sentences: int = Field(3, ge=1, le=10)
     # Sentences the answer composer embeds to choose from: lexically best first, at least answer_sentences,

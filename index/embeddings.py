@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,7 +55,7 @@ class Embedder:
         # Models load from disk only; a hub download can never happen at run time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from index.backends import load_encoder
+        from index.encoders import load_encoder
 
         self._encoder = load_encoder(backend, path, device, models_dir, max_tokens)
         self.max_tokens = max_tokens
@@ -144,3 +146,27 @@ class CachedEmbedder:
         for i, h in enumerate(hashes):
             out[i] = cached[h]
         return out
+
+
+class QueryEncoder:
+    """Embeds questions, remembering the last few: retrieval and the answer writer share one encoding."""
+
+    def __init__(self, embedder: Embedder, size: int = 256) -> None:
+        self.embedder = embedder
+        self._size = size
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def encode(self, text: str) -> np.ndarray:
+        """The vector of one question."""
+        with self._lock:
+            hit = self._recent.get(text)
+            if hit is not None:
+                self._recent.move_to_end(text)
+                return hit
+        vector = self.embedder.encode([text])[0]
+        with self._lock:
+            self._recent[text] = vector
+            if len(self._recent) > self._size:
+                self._recent.popitem(last=False)
+        return vector

@@ -1,4 +1,4 @@
-"""Index generations on disk: passages + vectors + manifest in one folder, swapped in atomically via CURRENT."""
+"""Index generations on disk: passages + a vector store + manifest in one folder, swapped in atomically via CURRENT."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from pathlib import Path
 
 from corpus.errors import IndexBusyError, IndexMismatchError, StoreError
 from index.passages import PassageStore
-from index.vectors import VectorIndex
+from index.stores import open_vector_store
+from index.stores.base import VectorStore
 
-FORMAT_VERSION = 1
+# 2: vectors saved with their filter attributes, by the store the manifest names.
+FORMAT_VERSION = 2
 PASSAGES_FILE = "passages.db"
-VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
 
 
@@ -35,6 +36,8 @@ class Manifest:
     backend: str = "torch"
     # The cap on tokens a passage was embedded with; 0 = the model's own max_seq_length (and older manifests).
     max_tokens: int = 0
+    # The vector store holding the vectors (index.store).
+    store: str = "faiss"
     format_version: int = FORMAT_VERSION
     created_at: str = ""
 
@@ -48,6 +51,7 @@ class Manifest:
             "dimension",
             "chunk_words",
             "chunk_overlap_sentences",
+            "store",
             "format_version",
         ):
             mine, theirs = getattr(self, name), getattr(other, name)
@@ -70,8 +74,7 @@ class Generation:
         self.folder = folder
         self.manifest = manifest
         self.passages = PassageStore(folder / PASSAGES_FILE)
-        self.vectors = VectorIndex.load(folder / VECTORS_FILE, manifest.dimension)
-        self.vectors_mtime = self._mtime()
+        self.vectors: VectorStore = open_vector_store(manifest.store, folder, manifest.dimension)
 
     @classmethod
     def create(cls, folder: Path, manifest: Manifest) -> Generation:
@@ -100,27 +103,10 @@ class Generation:
             )
         return cls(folder, manifest)
 
-    def _mtime(self) -> int:
-        path = self.folder / VECTORS_FILE
-        return path.stat().st_mtime_ns if path.exists() else 0
-
-    def save_vectors(self) -> None:
-        """Persist the vectors atomically."""
-        self.vectors.save(self.folder / VECTORS_FILE)
-        self.vectors_mtime = self._mtime()
-
-    def vectors_changed_on_disk(self) -> bool:
-        """Whether another process saved newer vectors since we loaded them."""
-        return self._mtime() != self.vectors_mtime
-
-    def reload_vectors(self) -> None:
-        """Load the vectors saved on disk."""
-        self.vectors = VectorIndex.load(self.folder / VECTORS_FILE, self.manifest.dimension)
-        self.vectors_mtime = self._mtime()
-
     def close(self) -> None:
-        """Release the database."""
+        """Release the passage database and the vector store."""
         self.passages.close()
+        self.vectors.close()
 
 
 class IndexDirectory:

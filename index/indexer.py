@@ -14,6 +14,7 @@ from index.chunking import chunk_article, embed_text
 from index.embeddings import CachedEmbedder
 from index.generation import Generation
 from index.models import Chunk
+from index.stores.base import VectorAttrs
 
 ARTICLE_BATCH = 200
 
@@ -44,9 +45,15 @@ def _add_articles(
     # Embed before touching the index so that a failure here changes nothing.
     vectors = embedder.embed(texts) if texts else np.zeros((0, gen.manifest.dimension), dtype=np.float32)
     removed, added = gen.passages.replace_articles(remove, chunked)
+    attrs = [article_attrs(a) for a, chunks in chunked for _ in chunks]
     gen.vectors.remove(removed)
-    gen.vectors.add(added, vectors)
+    gen.vectors.add(added, vectors, attrs)
     return len(added), len(removed)
+
+
+def article_attrs(article: Article) -> VectorAttrs:
+    """What the filters see of an article's passages: when it counts from (published, else fetched), its agency."""
+    return VectorAttrs(effective_at=article.published_at or article.fetched_at, source=article.source)
 
 
 def sync_generation(
@@ -76,7 +83,7 @@ def sync_generation(
         if progress:
             progress("indexing", min(start + ARTICLE_BATCH, len(todo)), len(todo))
     if todo or gone:
-        gen.save_vectors()
+        gen.vectors.flush()
     return SyncResult(
         articles_added=len(todo),
         articles_removed=len(gone),
@@ -87,9 +94,9 @@ def sync_generation(
 
 
 def reconcile_vectors(gen: Generation, embedder: CachedEmbedder) -> int:
-    """Repair vectors after a crash between the passage commit and the vector save; returns fixes made."""
+    """Repair vectors after a crash between the passage commit and the vector flush; returns fixes made."""
     passages = gen.passages.count()
-    if passages == gen.vectors.size and (
+    if passages == gen.vectors.count() and (
         passages == 0 or gen.passages.max_id() == int(gen.vectors.ids().max())
     ):
         return 0
@@ -100,17 +107,17 @@ def reconcile_vectors(gen: Generation, embedder: CachedEmbedder) -> int:
     missing = [(i, h) for i, h in rows if i not in have]
     gen.vectors.remove(extra)
     if missing:
+        stored = gen.passages.get([i for i, _ in missing])
         cached = embedder.cache.get_many([h for _, h in missing])
-        found = [(i, cached[h]) for i, h in missing if h in cached]
-        lost = [i for i, h in missing if h not in cached]
+        found = [(i, cached[h]) for i, h in missing if h in cached and i in stored]
+        # Their embeddings never reached the cache: re-embed from the stored passage text.
+        lost = [i for i, h in missing if h not in cached and i in stored]
         if found:
-            gen.vectors.add([i for i, _ in found], np.stack([v for _, v in found]))
+            gen.vectors.add(
+                [i for i, _ in found], np.stack([v for _, v in found]), [stored[i].attrs for i, _ in found]
+            )
         if lost:
-            # Their embeddings never reached the cache: re-embed from the stored passage text.
-            rows_by_id = gen.passages.get(lost)
-            texts = [embed_text(rows_by_id[i].title, rows_by_id[i].text) for i in lost if i in rows_by_id]
-            ids = [i for i in lost if i in rows_by_id]
-            if ids:
-                gen.vectors.add(ids, embedder.embed(texts))
-    gen.save_vectors()
+            texts = [embed_text(stored[i].title, stored[i].text) for i in lost]
+            gen.vectors.add(lost, embedder.embed(texts), [stored[i].attrs for i in lost])
+    gen.vectors.flush()
     return len(extra) + len(missing)

@@ -1,8 +1,8 @@
-"""Frozen dataclasses returned by the index: chunks, ranked passages, cited answers and reports."""
+"""Frozen dataclasses returned by the index: chunks, ranked passages, cited answers and index stats."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -82,23 +82,6 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "passages": [p.to_json() for p in self.passages],
         }
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What one ingest run did."""
-
-    files: int = 0
-    articles_seen: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    duplicates: int = 0
-    removed: int = 0
-    passages_indexed: int = 0
-    embedded: int = 0
-    seconds: float = 0.0
-    problems: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,8 @@ from pathlib import Path
 from corpus.models import Article
 from corpus.store import Database, from_iso, to_iso
 from index.models import Chunk
+from index.query import Filters
+from index.stores.base import NO_FILTERS, VectorAttrs
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -39,167 +40,10 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
 END;
 """
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
 # Most postings one BM25 query may score: past it the commonest terms are left to the dense side.
 # FTS5 costs ~2 us a posting: with 30k, BM25 p95 was 80 ms at 100k passages (bench/speed.py), and on
 # RealTime QA hybrid mode lost one question of Hit@1 against 50k (bench/quality.py).
 BM25_POSTINGS_BUDGET = 30_000
-
-# Words that carry no topic; dropping them keeps BM25 queries short and precise.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "also",
-        "said",
-        "says",
-        "say",
-        "tell",
-        "told",
-        "news",
-        "latest",
-        "week",
-        "weeks",
-        "month",
-        "year",
-        "today",
-        "yesterday",
-        "recently",
-        "recent",
-        "according",
-    ]
-)
-
-
-def query_terms(text: str) -> list[str]:
-    """Content words of a question, lowercased, in order, without repeats."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())))
 
 
 @dataclass(frozen=True)
@@ -216,6 +60,11 @@ class PassageRow:
     source: str | None
     published_at: datetime | None
     effective_at: datetime | None
+
+    @property
+    def attrs(self) -> VectorAttrs:
+        """What the vector store's filters see of this passage."""
+        return VectorAttrs(effective_at=self.effective_at, source=self.source)
 
 
 class PassageStore(Database):
@@ -304,50 +153,32 @@ class PassageStore(Database):
                     )
         return out
 
-    def filtered_ids(
-        self, since: datetime | None, until: datetime | None, sources: Sequence[str] | None
-    ) -> list[int] | None:
-        """Chunk ids passing the filters, or None when there is no filter."""
-        if since is None and until is None and not sources:
-            return None
-        sql, params = self._filter_sql(since, until, sources)
-        with self._lock:
-            return [int(r[0]) for r in self._conn.execute(f"SELECT id FROM chunks WHERE {sql}", params)]
-
     @staticmethod
-    def _filter_sql(
-        since: datetime | None, until: datetime | None, sources: Sequence[str] | None
-    ) -> tuple[str, list[object]]:
+    def _filter_sql(filters: Filters) -> tuple[str, list[object]]:
         clauses: list[str] = ["1"]
         params: list[object] = []
-        if since is not None:
+        if filters.since is not None:
             clauses.append("effective_at >= ?")
-            params.append(to_iso(since))
-        if until is not None:
+            params.append(to_iso(filters.since))
+        if filters.until is not None:
             clauses.append("effective_at <= ?")
-            params.append(to_iso(until))
-        if sources:
-            clauses.append(f"lower(source) IN ({','.join('?' * len(sources))})")
-            params += [s.lower() for s in sources]
+            params.append(to_iso(filters.until))
+        if filters.sources:
+            clauses.append(f"lower(source) IN ({','.join('?' * len(filters.sources))})")
+            params += [s.lower() for s in filters.sources]
         return " AND ".join(clauses), params
 
-    def bm25(
-        self,
-        terms: Sequence[str],
-        k: int,
-        title_weight: float,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        sources: Sequence[str] | None = None,
+    def keyword_search(
+        self, terms: Sequence[str], k: int, filters: Filters = NO_FILTERS, title_weight: float = 0.5
     ) -> list[tuple[int, float]]:
-        """Top k chunk ids by BM25 (title and text columns), best first, with positive scores."""
+        """Top k chunk ids passing the filters by BM25 (title and text columns), best first, positive scores."""
         if not terms:
             return []
         with self._lock:
             chosen = self._affordable_terms(terms)
             match = " OR ".join(_phrase(t) for t in chosen)
             # FTS5's bm25() is lower-is-better; negate so that higher is better like cosine.
-            if since is None and until is None and not sources:
+            if filters.empty:
                 # Without filters the join to chunks only costs a row lookup per match.
                 sql = (
                     "SELECT rowid, -bm25(chunks_fts, ?, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ?"
@@ -355,7 +186,7 @@ class PassageStore(Database):
                 )
                 params: list[object] = [title_weight, match, title_weight, k]
             else:
-                where, filter_params = self._filter_sql(since, until, sources)
+                where, filter_params = self._filter_sql(filters)
                 sql = (
                     "SELECT chunks_fts.rowid, -bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
                     " JOIN chunks ON chunks.id = chunks_fts.rowid"

@@ -1,39 +1,41 @@
-"""Dense, BM25 and hybrid retrieval over one generation, with date and source filters and re-ranking priors.
+"""Ranked passages for a search plan: dense and keyword rankings fused, then re-ranked by priors.
 
-Hybrid retrieval fuses the dense and keyword rankings by weighted reciprocal rank, optionally adds a
-pseudo-relevance-feedback keyword ranking (the question expanded with the top passages' common words),
-then re-ranks with a recency prior (full weight for news of the last `recent_days`, decaying after that)
-and an article prior (a passage gains from other matching passages of its article).
+`Retriever` is the seam: anything that turns a `SearchPlan` (and the query's vector) into ranked passages.
+`HybridRetriever`, the default, fuses a vector store's ranking and the passage store's BM25 ranking by
+weighted reciprocal rank, then adds a recency prior (full weight for news of the last `recent_days`,
+decaying after that) and an article prior (a passage gains from other matching passages of its article).
+An engine that does dense, keyword and filters in one place can implement `Retriever` by itself.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 
 from corpus.settings import IndexSettings
-from index.generation import Generation
 from index.models import Passage
-from index.passages import PassageRow, query_terms
+from index.passages import PassageRow, PassageStore
+from index.query import Mode, SearchPlan
+from index.stores.base import VectorStore
+from index.terms import query_terms
+
+
+class Retriever(Protocol):
+    """Turns a search plan and its query vector into the top passages, best first."""
+
+    def retrieve(self, plan: SearchPlan, vector: np.ndarray) -> list[Passage]:
+        """The plan's top k passages."""
+        ...
 
 
 @dataclass(frozen=True)
-class Filters:
-    """Which passages may be returned."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    sources: tuple[str, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A chunk id with the evidence gathered for it."""
+class FusedCandidate:
+    """A chunk id with its fused score and the evidence behind it."""
 
     chunk_id: int
     score: float
@@ -49,10 +51,9 @@ def fuse(
     dense: Sequence[tuple[int, float]],
     keyword: Sequence[tuple[int, float]],
     settings: IndexSettings,
-    mode: str,
-    expanded: Sequence[tuple[int, float]] = (),
-) -> dict[int, Candidate]:
-    """Weighted reciprocal rank fusion of the dense, keyword and expanded-keyword rankings (per mode)."""
+    mode: Mode,
+) -> dict[int, FusedCandidate]:
+    """Weighted reciprocal rank fusion of the dense and keyword rankings (those the mode uses)."""
     scores: dict[int, float] = {}
     dense_score = dict(dense)
     bm25_rank: dict[int, int] = {}
@@ -63,9 +64,9 @@ def fuse(
         for rank, (cid, _) in enumerate(keyword, start=1):
             bm25_rank[cid] = rank
             scores[cid] = scores.get(cid, 0.0) + settings.bm25_weight * _rrf(rank, settings.rrf_k)
-        for rank, (cid, _) in enumerate(expanded, start=1):
-            scores[cid] = scores.get(cid, 0.0) + settings.prf_weight * _rrf(rank, settings.rrf_k)
-    return {cid: Candidate(cid, s, dense_score.get(cid), bm25_rank.get(cid)) for cid, s in scores.items()}
+    return {
+        cid: FusedCandidate(cid, s, dense_score.get(cid), bm25_rank.get(cid)) for cid, s in scores.items()
+    }
 
 
 def recency_factor(
@@ -78,19 +79,6 @@ def recency_factor(
     return math.pow(0.5, age / half_life_days)
 
 
-def expansion_terms(rows: Sequence[PassageRow], query: Sequence[str], n: int) -> list[str]:
-    """The n words most of the top passages share, beyond the query's own (pseudo relevance feedback)."""
-    if n <= 0 or len(rows) < 2:
-        return []
-    seen = set(query)
-    df: Counter[str] = Counter()
-    for row in rows:
-        df.update({t for t in query_terms(f"{row.title} {row.text}") if not t.isdigit() and len(t) > 2})
-    # A word in a single passage says nothing about the topic the others share.
-    common = [(t, c) for t, c in df.most_common() if c >= 2 and t not in seen]
-    return [t for t, _ in common[:n]]
-
-
 def article_scores(scores: Mapping[int, float], rows: Mapping[int, PassageRow], top: int) -> dict[str, float]:
     """Per article, the sum of its best `top` passage scores."""
     per: dict[str, list[float]] = {}
@@ -101,8 +89,11 @@ def article_scores(scores: Mapping[int, float], rows: Mapping[int, PassageRow], 
     return {a: sum(sorted(v, reverse=True)[:top]) for a, v in per.items()}
 
 
-def _prior_scores(
-    fused: Mapping[int, Candidate], rows: Mapping[int, PassageRow], settings: IndexSettings, now: datetime
+def apply_priors(
+    fused: Mapping[int, FusedCandidate],
+    rows: Mapping[int, PassageRow],
+    settings: IndexSettings,
+    now: datetime,
 ) -> dict[int, float]:
     """Fused scores plus the recency prior, then the article prior."""
     if not fused:
@@ -126,59 +117,45 @@ def _prior_scores(
     return scored
 
 
-def retrieve(
-    gen: Generation,
-    query_vector: np.ndarray,
-    query: str,
-    k: int,
-    settings: IndexSettings,
-    filters: Filters,
-    now: datetime,
-    mode: str | None = None,
-) -> list[Passage]:
-    """The top k passages for a query, best first."""
-    mode = mode or settings.mode
-    depth = max(settings.candidates, k)
-    dense: list[tuple[int, float]] = []
-    keyword: list[tuple[int, float]] = []
-    terms = query_terms(query)
-    if mode in ("dense", "hybrid"):
-        allowed = gen.passages.filtered_ids(filters.since, filters.until, filters.sources)
-        dense = gen.vectors.search(query_vector, depth, allowed)
-    if mode in ("bm25", "hybrid"):
-        keyword = gen.passages.bm25(
-            terms, depth, settings.title_weight, filters.since, filters.until, filters.sources
-        )
-    fused = fuse(dense, keyword, settings, mode)
-    if not fused:
-        return []
-    rows = gen.passages.get(list(fused))
-    scored = _prior_scores(fused, rows, settings, now)
-    if settings.prf_terms > 0 and mode in ("bm25", "hybrid") and terms:
-        best = sorted(scored, key=lambda cid: -scored[cid])[: settings.prf_passages]
-        extra = expansion_terms([rows[cid] for cid in best], terms, settings.prf_terms)
-        if extra:
-            expanded = gen.passages.bm25(
-                terms + extra, depth, settings.title_weight, filters.since, filters.until, filters.sources
+def to_passage(rank: int, row: PassageRow, score: float) -> Passage:
+    """A stored passage as a ranked result."""
+    return Passage(
+        rank=rank,
+        chunk_id=row.id,
+        article_id=row.article_id,
+        title=row.title,
+        text=row.text,
+        score=score,
+        url=row.url,
+        source=row.source,
+        published_at=row.published_at,
+    )
+
+
+class HybridRetriever:
+    """Dense (a vector store) and keyword (the passage store's BM25) rankings, fused and re-ranked by priors."""
+
+    def __init__(self, passages: PassageStore, vectors: VectorStore, settings: IndexSettings) -> None:
+        self.passages = passages
+        self.vectors = vectors
+        self.settings = settings
+
+    def retrieve(self, plan: SearchPlan, vector: np.ndarray) -> list[Passage]:
+        """The plan's top k passages, best first."""
+        settings = self.settings
+        depth = max(settings.candidates, plan.k)
+        dense: list[tuple[int, float]] = []
+        keyword: list[tuple[int, float]] = []
+        if plan.mode in ("dense", "hybrid"):
+            dense = self.vectors.search(vector, depth, plan.filters)
+        if plan.mode in ("bm25", "hybrid"):
+            keyword = self.passages.keyword_search(
+                query_terms(plan.text), depth, plan.filters, settings.title_weight
             )
-            fused = fuse(dense, keyword, settings, mode, expanded)
-            rows.update(gen.passages.get([cid for cid in fused if cid not in rows]))
-            scored = _prior_scores(fused, rows, settings, now)
-    ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))
-    out = []
-    for rank, (cid, score) in enumerate(ranked[:k], start=1):
-        row = rows[cid]
-        out.append(
-            Passage(
-                rank=rank,
-                chunk_id=cid,
-                article_id=row.article_id,
-                title=row.title,
-                text=row.text,
-                score=score,
-                url=row.url,
-                source=row.source,
-                published_at=row.published_at,
-            )
-        )
-    return out
+        fused = fuse(dense, keyword, settings, plan.mode)
+        if not fused:
+            return []
+        rows = self.passages.get(list(fused))
+        scored = apply_priors(fused, rows, settings, plan.now)
+        ranked = sorted(scored.items(), key=lambda t: (-t[1], t[0]))
+        return [to_passage(rank, rows[cid], score) for rank, (cid, score) in enumerate(ranked[: plan.k], 1)]

@@ -1,4 +1,4 @@
-"""The core facade the CLI and the bot share: ingest, reindex, ask, stats."""
+"""The core facade the CLI and the bot share: ingest, reindex, ask, search, stats."""
 
 from __future__ import annotations
 
@@ -6,28 +6,24 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
-from corpus.dedup import resolve_near_duplicates
-from corpus.errors import IndexBusyError, IndexMismatchError, InputError
+from corpus.errors import IndexBusyError, IndexMismatchError
 from corpus.feeds import PollReport, configured_feeds, poll_feeds
-from corpus.loaders import iter_input_files, load_file
-from corpus.models import Article, LoadProblem
+from corpus.ingest import IngestReport, load_paths, store_articles
+from corpus.models import Article, LoadProblem, Progress
 from corpus.settings import Settings
 from corpus.store import ArticleStore
-from index.answer import NOT_COVERED, compose_answer
 from index.digest import Digest, build_digest
-from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, Progress
+from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, QueryEncoder
+from index.extractive import ExtractiveWriter
 from index.generation import Generation, IndexDirectory, Manifest
 from index.indexer import reconcile_vectors, sync_generation
-from index.models import Answer, IndexStats, IngestReport, Passage
-from index.retrieval import Filters, retrieve
-from index.timewords import parse_time_window
-
-__all__ = ["NewsService", "Progress"]
+from index.models import Answer, IndexStats, Passage
+from index.query import Query, SearchPlan, plan_search
+from index.retrieval import HybridRetriever
+from index.writers import AnswerWriter, not_covered
 
 
 def _now() -> str:
@@ -44,6 +40,8 @@ class NewsService:
         self.embedder = embedder
         # The cache key names the backend too, so vectors of different backends never mix.
         self.cached = CachedEmbedder(embedder, EmbeddingCache(data / "embeddings.db", embedder.cache_key))
+        self.queries = QueryEncoder(embedder)
+        self.writer: AnswerWriter = ExtractiveWriter(self.cached, self.queries, settings.index)
         self.index_dir = IndexDirectory(data / "index")
         self._gen: Generation | None = None
         self._pointer_mtime = -1
@@ -84,6 +82,7 @@ class NewsService:
             dimension=self.embedder.dimension,
             chunk_words=idx.chunk_words,
             chunk_overlap_sentences=idx.chunk_overlap_sentences,
+            store=idx.store,
         )
 
     def _check(self, gen: Generation) -> Generation:
@@ -102,8 +101,8 @@ class NewsService:
                 name = self.index_dir.current_name()
                 self._gen = Generation.open(self.index_dir.root / name) if name else None
                 self._pointer_mtime = mtime
-            elif self._gen is not None and self._gen.vectors_changed_on_disk():
-                self._gen.reload_vectors()
+            elif self._gen is not None:
+                self._gen.vectors.refresh()
             return self._gen
 
     def _writable(self) -> Generation:
@@ -121,27 +120,12 @@ class NewsService:
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def _load_paths(
-        self, paths: Sequence[Path], progress: Progress | None
-    ) -> tuple[list[Article], list[LoadProblem], int]:
-        """Read files and folders into articles, collecting the bad records."""
-        files, problems = iter_input_files(paths)
-        if not files and problems:
-            raise InputError("; ".join(str(p) for p in problems))
-        articles: list[Article] = []
-        fetched = datetime.now(UTC)
-        for done, path in enumerate(files, start=1):
-            result = load_file(path, self.settings.corpus, fetched_at=fetched)
-            articles.extend(result.articles)
-            problems.extend(result.problems)
-            if progress:
-                progress("reading", done, len(files))
-        return articles, problems, len(files)
-
     def ingest_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
         """Load files and folders, store their articles and index what is new."""
-        articles, problems, files = self._load_paths(paths, progress)
-        return self.ingest_articles(articles, problems=problems, files=files, progress=progress)
+        loaded = load_paths(paths, self.settings.corpus, progress)
+        return self.ingest_articles(
+            loaded.articles, problems=loaded.problems, files=loaded.files, progress=progress
+        )
 
     def ingest_articles(
         self,
@@ -178,9 +162,9 @@ class NewsService:
             paths = [p for p in self.settings.corpus.paths if p.exists()]
             # Store only: the serving index may have been built with other settings.
             if paths:
-                articles, found, _ = self._load_paths(paths, progress)
-                self._store_only(articles)
-                problems += [str(p) for p in found]
+                loaded = load_paths(paths, self.settings.corpus, progress)
+                self._store_only(loaded.articles)
+                problems += [str(p) for p in loaded.problems]
             if configured_feeds(self.settings):
                 polled = poll_feeds(self.settings, self._store_only, progress)
                 problems += [str(f) for f in polled.failed]
@@ -208,18 +192,8 @@ class NewsService:
             self._rebuild_lock.release()
 
     def _store_only(self, articles: Sequence[Article]) -> IngestReport:
-        """Store articles without touching the index; near-duplicates re-keyed so the newest version wins."""
-        seen = list(articles)
-        kept = resolve_near_duplicates(seen, self.store, self.settings.corpus.near_duplicate_threshold)
-        upsert = self.store.upsert(kept)
-        return IngestReport(
-            articles_seen=len(seen),
-            added=len(upsert.added),
-            updated=len(upsert.updated),
-            unchanged=len(upsert.unchanged),
-            # Near-duplicates dropped before the upsert count as duplicates too.
-            duplicates=len(upsert.duplicates) + len(seen) - len(kept),
-        )
+        """Store articles without touching the index."""
+        return store_articles(self.store, articles, self.settings.corpus)
 
     def poll_feeds(self, progress: Progress | None = None) -> PollReport:
         """Poll every configured feed once and index what is new."""
@@ -227,83 +201,28 @@ class NewsService:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        as_of: datetime | None = None,
-        context: str | None = None,
-        sources: Sequence[str] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
-        mode: str | None = None,
-    ) -> Answer:
+    def ask(self, query: Query) -> Answer:
         """Answer a question from the indexed news only, with citations; 'not covered' when it does not say."""
-        question = " ".join(question.split())
-        found = self._retrieve(question, k, as_of, context, sources, since, until, mode)
+        found = self._retrieve(query)
         if found is None:
-            return Answer(question=question, answered=False, text=NOT_COVERED)
-        passages, qvec = found
-        idx = self.settings.index
-        return compose_answer(
-            question,
-            qvec,
-            passages,
-            self.cached,
-            idx.min_relevance,
-            idx.answer_sentences,
-            idx.answer_shortlist,
-        )
+            return not_covered(query.question)
+        plan, passages = found
+        return self.writer.write(query.question, passages, topic=plan.text)
 
-    def search(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        as_of: datetime | None = None,
-        context: str | None = None,
-        sources: Sequence[str] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
-        mode: str | None = None,
-    ) -> list[Passage]:
-        """The ranked passages ask() would answer from, without composing an answer."""
-        found = self._retrieve(" ".join(question.split()), k, as_of, context, sources, since, until, mode)
-        return found[0] if found else []
+    def search(self, query: Query) -> list[Passage]:
+        """The ranked passages ask() would answer from, without writing an answer."""
+        found = self._retrieve(query)
+        return found[1] if found else []
 
-    def _retrieve(
-        self,
-        question: str,
-        k: int | None,
-        as_of: datetime | None,
-        context: str | None,
-        sources: Sequence[str],
-        since: datetime | None,
-        until: datetime | None,
-        mode: str | None,
-    ) -> tuple[list[Passage], np.ndarray] | None:
-        """Resolve time words and filters, embed the query and retrieve; None when nothing is indexed."""
-        if not question:
-            raise InputError("the question is empty")
-        idx = self.settings.index
-        now = as_of or datetime.now(UTC)
-        window = parse_time_window(question, now)
-        ends = [t for t in (window.until, until, now if as_of else None) if t is not None]
-        # "This week" starts on Monday, but the week's news is often published over the weekend before;
-        # an explicit `since` is taken as given.
-        spoken = window.since - timedelta(days=idx.window_slack_days) if window.since else None
-        starts = [t for t in (spoken, since) if t is not None]
-        filters = Filters(
-            since=max(starts, default=None), until=min(ends, default=None), sources=tuple(sources)
-        )
-        query = f"{context} {window.query}" if context else window.query
+    def _retrieve(self, query: Query) -> tuple[SearchPlan, list[Passage]] | None:
+        """Plan the search and retrieve from the serving generation; None when nothing is indexed."""
+        plan = plan_search(query, self.settings.index)
         gen = self._serving()
         if gen is None:
             return None
         self._check(gen)
-        qvec = self.embedder.encode([query])[0]
-        return retrieve(gen, qvec, query, k or idx.top_k, idx, filters, now, mode), qvec
+        retriever = HybridRetriever(gen.passages, gen.vectors, self.settings.index)
+        return plan, retriever.retrieve(plan, self.queries.encode(plan.text))
 
     def record_question(self) -> None:
         """Count one answered question."""
@@ -323,7 +242,7 @@ class NewsService:
         return IndexStats(
             articles=self.store.count(),
             passages=gen.passages.count() if gen else 0,
-            vectors=gen.vectors.size if gen else 0,
+            vectors=gen.vectors.count() if gen else 0,
             sources=tuple(self.store.sources()),
             model=self.settings.index.model,
             mode=self.settings.index.mode,

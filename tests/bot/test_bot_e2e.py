@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,9 +26,11 @@ from bot.context import Progress
 from bot.formatting import MESSAGE_LIMIT, tg_len
 from bot.subscriptions import SubscriptionStore
 from corpus.errors import ConfigError
+from corpus.ingest import IngestReport
 from corpus.settings import CorpusSettings, FeedSettings, IndexSettings, Settings
 from index.embeddings import Embedder
-from index.models import Answer, IngestReport
+from index.models import Answer
+from index.query import Query
 from index.service import NewsService
 from tests.bot.fakes import ADMIN, make_settings
 from tests.bot.harness import bot_running, replies
@@ -170,9 +171,9 @@ class SpiedService(NewsService):
         self.reindex_paused = threading.Event()
         self.release_reindex = threading.Event()
 
-    def ask(self, question: str, **kwargs: Any) -> Answer:
-        self.asked.append((question, kwargs.get("context")))
-        return super().ask(question, **kwargs)
+    def ask(self, query: Query) -> Answer:
+        self.asked.append((query.question, query.context))
+        return super().ask(query)
 
     def reindex(self, progress: Progress | None = None) -> IngestReport:
         self.reindexes.append(datetime.now(UTC))

@@ -16,9 +16,9 @@ import pytest
 from bench.botapi_stub import BotApiStub
 from bot.context import Progress
 from bot.subscriptions import SubscriptionStore
+from corpus.ingest import IngestReport
 from corpus.settings import Settings
 from index.embeddings import Embedder
-from index.models import IngestReport
 from index.service import NewsService
 from tests.bot.fakes import ADMIN, REPO, SAMPLES, make_settings
 from tests.bot.harness import bot_running, replies

@@ -13,10 +13,10 @@ from corpus.errors import FetchError, InputError
 from corpus.feedparse import parse_feed
 from corpus.feeds import configured_feeds, feed_stats, import_opml, poll_feeds
 from corpus.feedstate import articles_db
+from corpus.ingest import IngestReport
 from corpus.models import Article
 from corpus.settings import FeedSettings, Settings
 from corpus.store import ArticleStore
-from index.models import IngestReport
 from tests.corpus.feed_server import Entry, FeedServer, Route, atom, rss2, running_server, settings_for
 
 NOW = datetime.now(UTC).replace(microsecond=0)

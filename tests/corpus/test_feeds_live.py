@@ -11,6 +11,7 @@ from corpus.feeds import poll_feeds
 from corpus.settings import FeedSettings
 from index.embeddings import Embedder
 from index.models import Answer
+from index.query import Query
 from index.service import NewsService
 from tests.corpus.feed_server import Entry, FeedServer, Route, rss2, running_server, settings_for
 
@@ -64,15 +65,15 @@ def test_service_answers_from_a_newly_published_article_after_the_next_poll(
     srv.routes["/live"] = Route(rss2("Valdoria Press", [desal, chess]), etag='"1"')
     report = poll_feeds(service.settings, service.ingest_articles)
     assert (report.articles_new, report.failed) == (2, ())
-    answer = service.ask("How many households will the Port Serrin desalination plant supply?")
+    answer = service.ask(Query("How many households will the Port Serrin desalination plant supply?"))
     assert answer.answered and "40,000" in answer.text and _cited(answer)[0] == srv.url("/live/desal")
     question = "How many hectares did the forest fire near Oskarby burn?"
-    assert srv.url("/live/fire") not in _cited(service.ask(question))
+    assert srv.url("/live/fire") not in _cited(service.ask(Query(question)))
     fire = Entry("Kestrel forest fire contained", srv.url("/live/fire?utm_source=rss"), "s", NOW, FIRE)
     srv.routes["/live"] = Route(rss2("Valdoria Press", [fire, desal, chess]), etag='"2"')
     report = poll_feeds(service.settings, service.ingest_articles)
     assert (report.articles_new, report.embedded > 0) == (1, True)
-    answer = service.ask(question)
+    answer = service.ask(Query(question))
     assert answer.answered and "1,200" in answer.text and _cited(answer)[0] == srv.url("/live/fire")
     srv.reset()
     report = poll_feeds(service.settings, service.ingest_articles)
@@ -88,7 +89,7 @@ def test_service_replaces_a_republished_story_and_its_passages(live: tuple[FeedS
     srv.routes["/live"] = Route(rss2("Valdoria Press", [again]), etag='"3"')
     report = poll_feeds(service.settings, service.ingest_articles)
     assert report.articles_updated == 1 and report.articles_new == 0
-    answer = service.ask("How many households will the Port Serrin desalination plant supply?")
+    answer = service.ask(Query("How many households will the Port Serrin desalination plant supply?"))
     assert answer.answered and "45,000" in answer.text and "40,000" not in answer.text
     assert srv.url("/live/desal") not in _cited(answer) and _cited(answer)[0] == srv.url(
         "/live/desal-updated"

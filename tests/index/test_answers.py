@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from index.answer import Candidate, compose_answer, shortlist_candidates
-from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache
+from corpus.settings import IndexSettings
+from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, QueryEncoder
+from index.extractive import ExtractiveWriter, SentenceCandidate, shortlist_candidates
 from index.models import Passage
+from index.query import Query
 from index.service import NewsService
 
 
@@ -21,7 +23,7 @@ def test_sample_corpus_yields_five_articles(sample_service: NewsService) -> None
 
 
 def test_iran_azerbaijan_projects_are_named_and_cited(sample_service: NewsService) -> None:
-    answer = sample_service.ask("What projects did Iran and Azerbaijan discuss?")
+    answer = sample_service.ask(Query("What projects did Iran and Azerbaijan discuss?"))
     assert answer.answered
     assert "Rasht–Astara railway" in answer.text
     assert "Aghband–Kalalah bridge" in answer.text
@@ -46,7 +48,7 @@ def test_iran_azerbaijan_projects_are_named_and_cited(sample_service: NewsServic
 def test_briefs_are_answered_from_their_own_article(
     sample_service: NewsService, question: str, expected_title: str, expected_text: str
 ) -> None:
-    answer = sample_service.ask(question)
+    answer = sample_service.ask(Query(question))
     assert answer.answered
     assert expected_text in answer.text
     assert expected_title in answer.citations[0].title
@@ -60,14 +62,14 @@ def test_briefs_are_answered_from_their_own_article(
 def test_questions_the_news_does_not_cover_are_not_answered(
     sample_service: NewsService, question: str
 ) -> None:
-    answer = sample_service.ask(question)
+    answer = sample_service.ask(Query(question))
     assert not answer.answered
     assert answer.citations == ()
     assert "does not cover" in answer.text
 
 
 def test_json_shape_of_an_answer(sample_service: NewsService) -> None:
-    data = sample_service.ask("What projects did Iran and Azerbaijan discuss?", k=3).to_json()
+    data = sample_service.ask(Query("What projects did Iran and Azerbaijan discuss?", k=3)).to_json()
     assert set(data) == {"question", "answered", "answer", "citations", "passages"}
     assert [p["rank"] for p in data["passages"]] == [1, 2, 3]
     assert set(data["citations"][0]) == {"n", "article_id", "title", "url", "source", "published_at", "quote"}
@@ -75,7 +77,9 @@ def test_json_shape_of_an_answer(sample_service: NewsService) -> None:
 
 
 def test_follow_up_context_steers_retrieval(sample_service: NewsService) -> None:
-    answer = sample_service.ask("and what about energy?", context="What did Iran and Azerbaijan discuss?")
+    answer = sample_service.ask(
+        Query("and what about energy?", context="What did Iran and Azerbaijan discuss?")
+    )
     assert answer.answered
     assert answer.citations[0].title.startswith("Iran–Azerbaijan")
 
@@ -84,13 +88,13 @@ def test_empty_question_is_refused(sample_service: NewsService) -> None:
     from corpus.errors import InputError
 
     with pytest.raises(InputError):
-        sample_service.ask("   ")
+        sample_service.ask(Query("   "))
 
 
 def test_source_filter_keeps_only_that_agency(sample_service: NewsService) -> None:
     question = "What projects did Iran and Azerbaijan discuss?"
-    assert sample_service.ask(question, sources=["ilkha"]).answered
-    other = sample_service.ask(question, sources=["Reuters"])
+    assert sample_service.ask(Query(question, sources=("ilkha",))).answered
+    other = sample_service.ask(Query(question, sources=("Reuters",)))
     assert (other.answered, other.passages) == (False, ())
 
 
@@ -98,14 +102,14 @@ def test_answer_embeds_only_its_shortlist(
     sample_service: NewsService, embedder: Embedder, tmp_path: Path
 ) -> None:
     question = "What projects did Iran and Azerbaijan discuss?"
-    passages = sample_service.search(question)
-    qvec = embedder.encode([question])[0]
+    passages = sample_service.search(Query(question))
     counts = []
     for shortlist in (0, 3):
         fresh = CachedEmbedder(
             embedder, EmbeddingCache(tmp_path / f"cache-{shortlist}.db", embedder.cache_key)
         )
-        answer = compose_answer(question, qvec, passages, fresh, 0.42, 3, shortlist)
+        settings = IndexSettings(min_relevance=0.42, answer_sentences=3, answer_shortlist=shortlist)
+        answer = ExtractiveWriter(fresh, QueryEncoder(embedder), settings).write(question, passages)
         assert answer.answered and "Rasht–Astara railway" in answer.text
         counts.append(fresh.computed)
         fresh.cache.close()
@@ -116,8 +120,8 @@ def test_answer_embeds_only_its_shortlist(
 def test_shortlist_takes_at_most_half_from_one_passage() -> None:
     first = Passage(rank=1, chunk_id=1, article_id="a", title="Port news", text="", score=1.0)
     second = Passage(rank=2, chunk_id=2, article_id="b", title="Rail news", text="", score=0.5)
-    ranked = [Candidate(f"a{i}", first, i, 1.0, 0.3) for i in range(5)] + [
-        Candidate("b0", second, 0, 0.5, 0.1)
+    ranked = [SentenceCandidate(f"a{i}", first, i, 1.0, 0.3) for i in range(5)] + [
+        SentenceCandidate("b0", second, 0, 0.5, 0.1)
     ]
     assert [c.text for c in shortlist_candidates(ranked, 4)] == ["a0", "a1", "b0", "a2"]
     # With nothing else on offer the best passage fills the shortlist.

@@ -10,18 +10,27 @@ import index.passages as passages_module
 from corpus.models import Article
 from index.chunking import chunk_article
 from index.passages import PassageStore
+from index.query import Filters
 
 
 def _store(tmp_path: Path) -> PassageStore:
     store = PassageStore(tmp_path / "passages.db")
     articles = [
         Article(
-            id=f"a{i}", title=f"Report {i}", body=f"The council met again. Budget item {i} was discussed."
+            id=f"a{i}",
+            title=f"Report {i}",
+            body=f"The council met again. Budget item {i} was discussed.",
+            source="Agency",
         )
         for i in range(30)
     ]
     articles.append(
-        Article(id="rare", title="Harbour", body="The council approved the harbour dredging budget.")
+        Article(
+            id="rare",
+            title="Harbour",
+            body="The council approved the harbour dredging budget.",
+            source="Agency",
+        )
     )
     store.replace_articles([], [(a, chunk_article(a, 120, 1)) for a in articles])
     return store
@@ -29,9 +38,9 @@ def _store(tmp_path: Path) -> PassageStore:
 
 def test_within_budget_all_terms_count(tmp_path: Path) -> None:
     store = _store(tmp_path)
-    hits = store.bm25(["council", "dredging"], 5, 0.5)
+    hits = store.keyword_search(["council", "dredging"], 5)
     assert hits and store.get([hits[0][0]])[hits[0][0]].article_id == "rare"
-    assert len(store.bm25(["council", "dredging"], 50, 0.5)) == 31
+    assert len(store.keyword_search(["council", "dredging"], 50)) == 31
     store.close()
 
 
@@ -39,10 +48,12 @@ def test_over_budget_the_common_terms_are_dropped(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(passages_module, "BM25_POSTINGS_BUDGET", 10)
     store = _store(tmp_path)
     # "council" matches 31 passages, over the budget: only the rare term is scored.
-    hits = store.bm25(["council", "dredging"], 50, 0.5)
+    hits = store.keyword_search(["council", "dredging"], 50)
     assert [store.get([h[0]])[h[0]].article_id for h in hits] == ["rare"]
     # A single term is always searched, however common.
-    assert len(store.bm25(["council"], 50, 0.5)) == 31
-    # With filters the join path applies the same budget.
-    assert len(store.bm25(["council", "dredging"], 50, 0.5, sources=["nowhere"])) == 0
+    assert len(store.keyword_search(["council"], 50)) == 31
+    # With filters the join path applies the same budget: only the rare term is scored there too.
+    filtered = store.keyword_search(["council", "dredging"], 50, Filters(sources=("agency",)))
+    assert [store.get([h[0]])[h[0]].article_id for h in filtered] == ["rare"]
+    assert store.keyword_search(["council", "dredging"], 50, Filters(sources=("elsewhere",))) == []
     store.close()

@@ -10,6 +10,8 @@ import pytest
 
 from corpus.errors import IndexMismatchError
 from index.embeddings import Embedder
+from index.query import Query
+from index.stores.faiss import FaissStore
 from index.service import NewsService
 from tests.conftest import SAMPLES, make_settings
 
@@ -36,7 +38,7 @@ def test_reingest_embeds_nothing_and_restart_keeps_everything(tmp_path: Path, em
         first.passages_indexed,
         first.passages_indexed,
     )
-    assert restarted.ask("What projects did Iran and Azerbaijan discuss?").answered
+    assert restarted.ask(Query("What projects did Iran and Azerbaijan discuss?")).answered
     restarted.close()
 
 
@@ -51,7 +53,7 @@ def test_updated_article_replaces_its_old_passages(tmp_path: Path, embedder: Emb
     row["body"] = "The harbour of Varna stays closed to ferries after a storm damaged the pier."
     report = service.ingest_paths([_jsonl(tmp_path / "v2.jsonl", [row])])
     assert report.updated == 1
-    answer = service.ask("Is the Varna harbour open to ferries?", k=10)
+    answer = service.ask(Query("Is the Varna harbour open to ferries?", k=10))
     texts = " ".join(p.text for p in answer.passages)
     assert "storm damaged the pier" in texts
     assert "reopened to ferries on Monday" not in texts
@@ -87,7 +89,7 @@ def test_bad_files_get_clear_errors_and_lose_no_good_record(tmp_path: Path, embe
     assert "weird.txt" in problems
     assert "mixed.jsonl:2" in problems
     assert report.added == 1
-    assert service.ask("Where was the wind farm approved?").answered
+    assert service.ask(Query("Where was the wind farm approved?")).answered
     service.close()
 
 
@@ -98,10 +100,10 @@ def test_settings_mismatch_is_explained_and_reindex_fixes_it(tmp_path: Path, emb
     service.close()
     changed = NewsService.open(make_settings(data, index={"chunk_words": 60}), embedder=embedder)
     with pytest.raises(IndexMismatchError, match="chunk_words"):
-        changed.ask("What projects did Iran and Azerbaijan discuss?")
+        changed.ask(Query("What projects did Iran and Azerbaijan discuss?"))
     report = changed.reindex()
     assert report.passages_indexed == changed.stats().passages
-    assert changed.ask("What projects did Iran and Azerbaijan discuss?").answered
+    assert changed.ask(Query("What projects did Iran and Azerbaijan discuss?")).answered
     generations = [p for p in (data / "index").iterdir() if p.name.startswith("gen-")]
     assert len(generations) == 1
     changed.close()
@@ -114,7 +116,7 @@ def test_lost_vectors_are_repaired_without_re_embedding(tmp_path: Path, embedder
     passages = service.stats().passages
     service.close()
     # A crash after the passages were committed but before the vectors were saved.
-    (next((data / "index").glob("gen-*")) / "vectors.faiss").unlink()
+    (next((data / "index").glob("gen-*")) / FaissStore.FILE).unlink()
     restarted = NewsService.open(make_settings(data), embedder=embedder)
     report = restarted.ingest_paths([SAMPLES])
     assert report.embedded == 0
@@ -140,11 +142,13 @@ def test_as_of_and_time_words_filter_by_publication_date(tmp_path: Path, embedde
     service = NewsService.open(make_settings(tmp_path / "data"), embedder=embedder)
     service.ingest_paths([_jsonl(tmp_path / "port.jsonl", rows)])
     early = service.ask(
-        "What happened with the Constanta dock workers strike?", as_of=datetime(2024, 3, 10, tzinfo=UTC)
+        Query(
+            "What happened with the Constanta dock workers strike?", as_of=datetime(2024, 3, 10, tzinfo=UTC)
+        )
     )
     assert {p.url for p in early.passages} == {"https://news.example/strike-begins"}
     late = service.ask(
-        "What did Constanta dock workers do yesterday?", as_of=datetime(2024, 3, 21, 9, tzinfo=UTC)
+        Query("What did Constanta dock workers do yesterday?", as_of=datetime(2024, 3, 21, 9, tzinfo=UTC))
     )
     assert {p.url for p in late.passages} == {"https://news.example/strike-ends"}
     service.close()
@@ -164,9 +168,9 @@ def test_spoken_weeks_reach_back_over_the_weekend_but_explicit_dates_do_not(
     service = NewsService.open(make_settings(tmp_path / "data"), embedder=embedder)
     service.ingest_paths([_jsonl(tmp_path / "ferry.jsonl", rows)])
     wednesday = datetime(2024, 3, 13, 12, tzinfo=UTC)
-    spoken = service.search("Why was the Varna ferry suspended this week?", as_of=wednesday)
+    spoken = service.search(Query("Why was the Varna ferry suspended this week?", as_of=wednesday))
     assert [p.url for p in spoken] == ["https://news.example/ferry-saturday"]
     monday = datetime(2024, 3, 11, tzinfo=UTC)
-    explicit = service.search("Why was the Varna ferry suspended?", as_of=wednesday, since=monday)
+    explicit = service.search(Query("Why was the Varna ferry suspended?", as_of=wednesday, since=monday))
     assert explicit == []
     service.close()

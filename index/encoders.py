@@ -1,4 +1,4 @@
-"""Inference backends for the sentence embedder: sentence-transformers on torch, or an exported ONNX graph.
+"""Encoders of the sentence embedder (index.backend): sentence-transformers on torch, or an exported ONNX graph.
 
 The ONNX backends run the same weights through ONNX Runtime; "onnx-int8" additionally quantizes the
 Linear layers' weights to int8 (dynamic quantization). Both reproduce the sentence-transformers
@@ -8,8 +8,8 @@ attention mask, L2 normalisation. The graph is exported once per model into a mo
 
 Measured by bench/speed.py on two AVX2 cores (no VNNI, so int8 gains at most ~2x): "onnx-int8"
 (fused graph, per-channel 7-bit weights, batches of 16) runs ~1.75-2.1x plain sentence-transformers at
-mean cosine 0.992 with it; "onnx" (fp32) ~1.05x at cosine 1.0000; "torch-int8" (torch.ao dynamic quantization) ~1.5x but
-agrees only to cosine 0.92, so it is there for comparison, not for use.
+mean cosine 0.992 with it; "onnx" (fp32) ~1.05x at cosine 1.0000. (torch.ao dynamic quantization ran
+~1.5x but agreed only to cosine 0.92, so it was dropped.)
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from corpus.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-BackendName = Literal["torch", "torch-int8", "onnx", "onnx-int8"]
-BACKENDS: tuple[BackendName, ...] = ("torch", "torch-int8", "onnx", "onnx-int8")
+BackendName = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[BackendName, ...] = ("torch", "onnx", "onnx-int8")
 
 # Bump when the export recipe changes so that stale graphs in data_dir/models are not reused.
 EXPORT_VERSION = 2
@@ -57,11 +57,9 @@ def cpu_threads() -> int:
 
 
 class TorchEncoder:
-    """The plain sentence-transformers model, optionally with int8 dynamically quantized Linear layers."""
+    """The plain sentence-transformers model."""
 
-    def __init__(
-        self, path: str, device: str = "cpu", quantize: bool = False, max_tokens: int | None = None
-    ) -> None:
+    def __init__(self, path: str, device: str = "cpu", max_tokens: int | None = None) -> None:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -71,13 +69,6 @@ class TorchEncoder:
             self._model: Any = SentenceTransformer(path, device=device)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"index.model: cannot load embedding model {path!r}: {exc}") from exc
-        if quantize:
-            import torch
-
-            # Weights of every Linear become int8; activations are quantized per batch at run time.
-            self._model = torch.ao.quantization.quantize_dynamic(
-                self._model, {torch.nn.Linear}, dtype=torch.qint8
-            )
         if max_tokens is not None:
             self._model.max_seq_length = min(max_tokens, self._model.max_seq_length or max_tokens)
         dim = (
@@ -330,8 +321,6 @@ def load_encoder(
     """An encoder for a resolved model path with the chosen backend, reading at most max_tokens a text."""
     if backend == "torch":
         return TorchEncoder(path, device, max_tokens=max_tokens)
-    if backend == "torch-int8":
-        return TorchEncoder(path, device, quantize=True, max_tokens=max_tokens)
     if backend in ("onnx", "onnx-int8"):
         if device != "cpu":
             raise ConfigError(f"index.backend {backend!r} runs on the CPU only; set index.device = 'cpu'")

@@ -1,4 +1,4 @@
-"""Cited answers: pick the retrieved sentences that answer the question, mark each with its source [n]."""
+"""The extractive answer writer: the retrieved sentences that answer the question, each cited [n]."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus.cleaning import split_sentences
-from index.embeddings import CachedEmbedder
-from index.models import Answer, Citation, Passage
-from index.passages import query_terms
-
-NOT_COVERED = "The indexed news does not cover this."
+from corpus.settings import IndexSettings
+from index.embeddings import CachedEmbedder, QueryEncoder
+from index.models import Answer, Passage
+from index.terms import query_terms
+from index.writers import cite, not_covered
 
 # How far below the best sentence another may score and still join the answer.
 _MARGIN = 0.12
@@ -24,7 +24,6 @@ _NEAR_LEXICAL = 0.4
 _FOCUS = re.compile(r"\b(?:what|which)\s+(?:kind of\s+|type of\s+|sort of\s+)?(\w+)", re.I)
 _RANK_PENALTY = 0.01
 _EMBED_CHARS = 300
-_TRAILING = re.compile(r"([.!?…]+[\"'”’)]*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def _overlap(weights: dict[str, float], words: set[str]) -> float:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class SentenceCandidate:
     """A sentence of the retrieved passages, with the cheap (lexical and rank) part of its score."""
 
     text: str
@@ -74,7 +73,7 @@ class Candidate:
     prior: float
 
 
-def candidate_sentences(question: str, passages: Sequence[Passage]) -> list[Candidate]:
+def candidate_sentences(question: str, passages: Sequence[Passage]) -> list[SentenceCandidate]:
     """The passages' distinct sentences, lexically best first (then by passage rank and position)."""
     seen: set[str] = set()
     items: list[tuple[str, Passage, int]] = []
@@ -90,14 +89,14 @@ def candidate_sentences(question: str, passages: Sequence[Passage]) -> list[Cand
     for (text, passage, pos), ws in zip(items, words, strict=True):
         lexical = _overlap(weights, ws)
         out.append(
-            Candidate(
+            SentenceCandidate(
                 text, passage, pos, lexical, _LEXICAL_WEIGHT * lexical - _RANK_PENALTY * (passage.rank - 1)
             )
         )
     return sorted(out, key=lambda c: (-c.prior, c.passage.rank, c.position))
 
 
-def shortlist_candidates(candidates: Sequence[Candidate], n: int) -> list[Candidate]:
+def shortlist_candidates(candidates: Sequence[SentenceCandidate], n: int) -> list[SentenceCandidate]:
     """The n best candidates, at most half of them from one passage while others have any to offer."""
     per_passage = max(1, (n + 1) // 2)
     taken: dict[int, int] = {}
@@ -112,7 +111,7 @@ def shortlist_candidates(candidates: Sequence[Candidate], n: int) -> list[Candid
 
 
 def score_sentences(
-    question_vector: np.ndarray, candidates: Sequence[Candidate], embedder: CachedEmbedder
+    question_vector: np.ndarray, candidates: Sequence[SentenceCandidate], embedder: CachedEmbedder
 ) -> list[ScoredSentence]:
     """Candidates scored by meaning (each with its headline) plus their cheap prior."""
     if not candidates:
@@ -134,32 +133,38 @@ def is_relevant(best: ScoredSentence, min_relevance: float) -> bool:
     )
 
 
-def _with_marker(sentence: str, n: int) -> str:
-    """Put the [n] marker before the sentence's final punctuation."""
-    m = _TRAILING.search(sentence)
-    if m:
-        return f"{sentence[: m.start()].rstrip()} [{n}]{m.group(1)}"
-    return f"{sentence} [{n}]."
+class ExtractiveWriter:
+    """A short answer made only of retrieved sentences, chosen by meaning and the question's rarer words."""
+
+    def __init__(self, embedder: CachedEmbedder, queries: QueryEncoder, settings: IndexSettings) -> None:
+        self.embedder = embedder
+        self.queries = queries
+        self.settings = settings
+
+    def write(self, question: str, passages: Sequence[Passage], topic: str | None = None) -> Answer:
+        """The best sentences (at most answer_sentences), or 'not covered' when none is relevant enough."""
+        settings = self.settings
+        candidates = candidate_sentences(question, passages)
+        if settings.answer_shortlist:
+            # Embedding a sentence costs ~10 ms on two cores: only the lexically best few are worth it.
+            candidates = shortlist_candidates(
+                candidates, max(settings.answer_shortlist, settings.answer_sentences)
+            )
+        topic_vector = self.queries.encode(topic or question)
+        scored = score_sentences(topic_vector, candidates, self.embedder)
+        chosen = choose_sentences(scored, settings.min_relevance, settings.answer_sentences)
+        if not chosen:
+            return not_covered(question, passages)
+        return cite(question, [(s.text, s.passage) for s in chosen], passages)
 
 
-def compose_answer(
-    question: str,
-    question_vector: np.ndarray,
-    passages: Sequence[Passage],
-    embedder: CachedEmbedder,
-    min_relevance: float,
-    max_sentences: int,
-    shortlist: int = 0,
-) -> Answer:
-    """A short answer made only of retrieved sentences, or a plain 'not covered'."""
-    candidates = candidate_sentences(question, passages)
-    if shortlist:
-        # Embedding a sentence costs ~10 ms on two cores: only the lexically best few are worth it.
-        candidates = shortlist_candidates(candidates, max(shortlist, max_sentences))
-    scored = score_sentences(question_vector, candidates, embedder)
+def choose_sentences(
+    scored: Sequence[ScoredSentence], min_relevance: float, max_sentences: int
+) -> list[ScoredSentence]:
+    """The best relevant sentence and those close to it, in reading order; none when nothing is relevant."""
     best = max(scored, key=lambda s: s.score, default=None)
     if best is None or not is_relevant(best, min_relevance):
-        return Answer(question=question, answered=False, text=NOT_COVERED, passages=tuple(passages))
+        return []
     others = [
         s
         for s in sorted(scored, key=lambda s: -s.score)
@@ -167,30 +172,4 @@ def compose_answer(
     ]
     chosen = [best, *others][:max_sentences]
     # Read in source order: by passage rank first, then by position inside the passage.
-    chosen.sort(key=lambda s: (s.passage.rank, s.position))
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
-    parts: list[str] = []
-    for s in chosen:
-        art = s.passage.article_id
-        if art not in numbers:
-            numbers[art] = len(numbers) + 1
-            citations.append(
-                Citation(
-                    n=numbers[art],
-                    article_id=art,
-                    title=s.passage.title,
-                    url=s.passage.url,
-                    source=s.passage.source,
-                    published_at=s.passage.published_at,
-                    quote=s.text,
-                )
-            )
-        parts.append(_with_marker(s.text, numbers[art]))
-    return Answer(
-        question=question,
-        answered=True,
-        text=" ".join(parts),
-        citations=tuple(citations),
-        passages=tuple(passages),
-    )
+    return sorted(chosen, key=lambda s: (s.passage.rank, s.position))

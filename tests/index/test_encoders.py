@@ -11,6 +11,7 @@ import pytest
 from corpus.errors import ConfigError, IndexMismatchError
 from index.embeddings import Embedder, EmbeddingCache
 from index.generation import Manifest
+from index.query import Query
 from index.service import NewsService
 from tests.conftest import make_settings
 
@@ -83,7 +84,7 @@ def test_index_of_another_backend_is_refused(fast: Embedder, plain: Embedder, tm
 
     other = NewsService.open(settings, embedder=fast)
     with pytest.raises(IndexMismatchError, match="backend 'torch' in the index, 'onnx-int8'"):
-        other.ask("Is the Varna harbour open?")
+        other.ask(Query("Is the Varna harbour open?"))
     other.close()
 
 
@@ -115,5 +116,5 @@ def test_token_cap_truncates_and_is_recorded(fast: Embedder, models_dir: Path, t
     service.close()
     other = NewsService.open(settings, embedder=capped)
     with pytest.raises(IndexMismatchError, match=r"max_tokens None \(the model's own\) in the index, 16"):
-        other.ask("Is the Varna harbour open?")
+        other.ask(Query("Is the Varna harbour open?"))
     other.close()

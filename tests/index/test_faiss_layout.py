@@ -1,14 +1,12 @@
-"""VectorIndex on small random data: both layouts (flat, IVF) and the automatic switch between them."""
+"""The FAISS VectorIndex on small random data: both layouts (flat, IVF) and the automatic switch between them."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import index.vectors as vectors_module
-from index.vectors import VectorIndex
+import index.stores.faiss as vectors_module
+from index.stores.faiss import VectorIndex
 
 DIM = 32
 
@@ -19,7 +17,7 @@ def _unit(n: int, seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf"])
-def test_add_search_remove_save_load(tmp_path: Path, kind: str) -> None:
+def test_add_search_remove_serialize(kind: str) -> None:
     vecs = _unit(3000, seed=1)
     ids = np.arange(10, 3010)
     index = VectorIndex.build(DIM, ids, vecs, kind=kind)  # type: ignore[arg-type]
@@ -43,17 +41,15 @@ def test_add_search_remove_save_load(tmp_path: Path, kind: str) -> None:
     assert index.search(vecs[10], 10, allowed=[]) == []
 
     index.add([5000], vecs[5:6])
-    path = tmp_path / "vectors.faiss"
-    index.save(path)
-    loaded = VectorIndex.load(path, DIM)
+    loaded = VectorIndex.from_bytes(index.to_bytes(), DIM)
     assert loaded.layout == kind
     assert loaded.size == 2999
     assert loaded.search(vecs[5], 1)[0][0] == 5000
     assert sorted(loaded.ids().tolist()) == sorted(index.ids().tolist())
 
 
-def test_empty_index_loads_and_searches(tmp_path: Path) -> None:
-    index = VectorIndex.load(tmp_path / "missing.faiss", DIM)
+def test_empty_index_searches() -> None:
+    index = VectorIndex(DIM)
     assert index.layout == "flat"
     assert index.search(_unit(1, seed=2)[0], 5) == []
     assert index.ids().tolist() == []

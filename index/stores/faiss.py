@@ -1,4 +1,4 @@
-"""FAISS vector index keyed by chunk id: a small load/add/remove/search/save contract.
+"""The FAISS vector store (the default): `FaissStore` on top of `VectorIndex`, FAISS keyed by chunk id.
 
 Two layouts, chosen by size:
 - "flat": IndexIDMap2(IndexFlatIP), exact search, used below FLAT_MAX vectors (~120 MB at 80k, ~15 ms a query);
@@ -23,6 +23,8 @@ import faiss
 import numpy as np
 
 from corpus.errors import IndexMismatchError
+from index.query import Filters
+from index.stores.base import NO_FILTERS, AttrTable, VectorAttrs
 
 IndexKind = Literal["auto", "flat", "ivf"]
 
@@ -112,27 +114,23 @@ class VectorIndex:
         return out
 
     @classmethod
-    def load(cls, path: Path, dimension: int) -> VectorIndex:
-        """Read a saved index, or start an empty one when there is none yet."""
-        if not path.exists():
-            return cls(dimension)
-        index = faiss.read_index(str(path))
+    def from_bytes(cls, data: np.ndarray, dimension: int) -> VectorIndex:
+        """An index serialized by to_bytes."""
+        index = faiss.deserialize_index(np.ascontiguousarray(data, dtype=np.uint8))
         if index.d != dimension:
             raise IndexMismatchError(
-                f"vector index {path} has dimension {index.d}, the model gives {dimension}: run `newsbot reindex`"
+                f"vector index has dimension {index.d}, the model gives {dimension}: run `newsbot reindex`"
             )
         ivf = _ivf(index)
         if ivf is not None:
-            # nprobe is a search-time knob that write_index does not keep.
+            # nprobe is a search-time knob that serialization does not keep.
             ivf.nprobe = NPROBE
         return cls(dimension, index)
 
-    def save(self, path: Path) -> None:
-        """Write atomically: a reader sees the old file or the new one, never half of one."""
-        tmp = path.with_suffix(path.suffix + ".tmp")
+    def to_bytes(self) -> np.ndarray:
+        """The index serialized (a consistent snapshot: writers wait)."""
         with self._lock:
-            faiss.write_index(self._index, str(tmp))
-        os.replace(tmp, path)
+            return np.asarray(faiss.serialize_index(self._index))
 
     @property
     def layout(self) -> Literal["flat", "ivf"]:
@@ -248,3 +246,106 @@ class VectorIndex:
                 params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)  # type: ignore[call-arg]
             scores, ids = self._index.search(q, min(k, self.size), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+class FaissStore:
+    """The VectorStore contract over a VectorIndex, its filter attributes beside it, saved as one file."""
+
+    FILE = "vectors.faiss.npz"
+
+    def __init__(self, path: Path, dimension: int, kind: IndexKind = "auto") -> None:
+        self.path = path
+        self.dimension = dimension
+        self._kind: IndexKind = kind
+        # Guards the pair (index, attrs): a search must never see one of them updated without the other.
+        self._lock = threading.RLock()
+        self._index = VectorIndex(dimension, kind=kind)
+        self._attrs = AttrTable()
+        self._mtime = 0
+        self._load()
+
+    @classmethod
+    def open(cls, folder: Path, dimension: int) -> FaissStore:
+        """The store of a generation folder (empty until something is flushed)."""
+        return cls(folder / cls.FILE, dimension)
+
+    def _disk_mtime(self) -> int:
+        return self.path.stat().st_mtime_ns if self.path.exists() else 0
+
+    def _load(self) -> None:
+        mtime = self._disk_mtime()
+        if not mtime:
+            return
+        with np.load(self.path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        index = VectorIndex.from_bytes(arrays["index"], self.dimension)
+        with self._lock:
+            self._index, self._attrs, self._mtime = index, AttrTable.from_arrays(arrays), mtime
+
+    @property
+    def layout(self) -> Literal["flat", "ivf"]:
+        """The FAISS layout in use."""
+        return self._index.layout
+
+    @property
+    def index(self) -> VectorIndex:
+        """The FAISS index itself (benchmarks measure its recall)."""
+        return self._index
+
+    def add(self, ids: Sequence[int], vectors: np.ndarray, attrs: Sequence[VectorAttrs]) -> None:
+        """Add vectors under their chunk ids, with their filter attributes."""
+        if len(ids) != len(attrs):
+            raise ValueError(f"{len(ids)} ids but {len(attrs)} attribute rows")
+        with self._lock:
+            self._index.add(ids, vectors)
+            self._attrs.add(ids, attrs)
+
+    def bulk_load(
+        self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray, attrs: Sequence[VectorAttrs]
+    ) -> None:
+        """Replace everything with these vectors in one build, in the layout their number calls for."""
+        table = AttrTable()
+        table.add([int(i) for i in ids], attrs)
+        index = VectorIndex.build(self.dimension, ids, vectors, kind=self._kind)
+        with self._lock:
+            self._index, self._attrs = index, table
+
+    def remove(self, ids: Sequence[int]) -> int:
+        """Remove vectors by chunk id; returns how many went."""
+        with self._lock:
+            self._attrs.remove(ids)
+            return self._index.remove(ids)
+
+    def search(self, vector: np.ndarray, k: int, filters: Filters = NO_FILTERS) -> list[tuple[int, float]]:
+        """The k nearest chunk ids passing the filters."""
+        with self._lock:
+            index, allowed = self._index, self._attrs.matching(filters)
+        return index.search(vector, k, None if allowed is None else allowed.tolist())
+
+    def count(self) -> int:
+        """Number of vectors."""
+        return self._index.size
+
+    def ids(self) -> np.ndarray:
+        """All chunk ids held."""
+        return self._index.ids()
+
+    def flush(self) -> None:
+        """Write the index and its attributes to one file, atomically."""
+        with self._lock:
+            arrays = {"index": self._index.to_bytes(), **self._attrs.to_arrays()}
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("wb") as fh:
+            np.savez(fh, allow_pickle=False, **arrays)
+        os.replace(tmp, self.path)
+        self._mtime = self._disk_mtime()
+
+    def refresh(self) -> bool:
+        """Reload when another process flushed a newer file."""
+        if self._disk_mtime() == self._mtime:
+            return False
+        self._load()
+        return True
+
+    def close(self) -> None:
+        """Nothing to release: the index lives in memory."""

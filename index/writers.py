@@ -1,0 +1,79 @@
+"""The answer-writer seam: `AnswerWriter` turns a question and its ranked passages into a cited `Answer`.
+
+Every writer shares what makes an answer trustworthy here: one "not covered" text, citation numbering
+by article in reading order, and a check that every [n] marker points at a listed source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from index.models import Answer, Citation, Passage
+
+NOT_COVERED = "The indexed news does not cover this."
+
+_MARKER = re.compile(r"\[(\d+)\]")
+_TRAILING = re.compile(r"([.!?…]+[\"'”’)]*)\s*$")
+
+
+class AnswerWriter(Protocol):
+    """Writes an answer only from the passages given, or says the news does not cover the question."""
+
+    def write(self, question: str, passages: Sequence[Passage], topic: str | None = None) -> Answer:
+        """The answer; `topic` is the text the passages were retrieved for (a follow-up's, with its context)."""
+        ...
+
+
+def not_covered(question: str, passages: Sequence[Passage] = ()) -> Answer:
+    """The one answer for a question the indexed news does not answer."""
+    return Answer(question=question, answered=False, text=NOT_COVERED, passages=tuple(passages))
+
+
+def with_marker(sentence: str, n: int) -> str:
+    """Put the [n] marker before the sentence's final punctuation."""
+    m = _TRAILING.search(sentence)
+    if m:
+        return f"{sentence[: m.start()].rstrip()} [{n}]{m.group(1)}"
+    return f"{sentence} [{n}]."
+
+
+def cite(question: str, sentences: Sequence[tuple[str, Passage]], passages: Sequence[Passage]) -> Answer:
+    """An answer of sentences, each quoted from its passage and marked [n], n numbering articles in order."""
+    if not sentences:
+        return not_covered(question, passages)
+    numbers: dict[str, int] = {}
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for quoted, passage in sentences:
+        # A bracketed number in the article's own text would read as one of our markers.
+        text = " ".join(_MARKER.sub("", quoted).split())
+        art = passage.article_id
+        if art not in numbers:
+            numbers[art] = len(numbers) + 1
+            citations.append(
+                Citation(
+                    n=numbers[art],
+                    article_id=art,
+                    title=passage.title,
+                    url=passage.url,
+                    source=passage.source,
+                    published_at=passage.published_at,
+                    quote=text,
+                )
+            )
+        parts.append(with_marker(text, numbers[art]))
+    return Answer(
+        question=question,
+        answered=True,
+        text=" ".join(parts),
+        citations=tuple(citations),
+        passages=tuple(passages),
+    )
+
+
+def unlisted_markers(answer: Answer) -> list[int]:
+    """The [n] markers of an answer's text that point at no listed citation."""
+    listed = {c.n for c in answer.citations}
+    return sorted({int(n) for n in _MARKER.findall(answer.text)} - listed)
