@@ -11,8 +11,8 @@ import pytest
 from corpus.errors import IndexMismatchError
 from index.embeddings import Embedder
 from index.query import Query
-from index.stores.faiss import FaissStore
 from index.service import NewsService
+from index.stores.faiss import FaissStore
 from tests.conftest import SAMPLES, make_settings
 
 
