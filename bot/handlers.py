@@ -13,7 +13,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.context import NewsbotContext, NewsCore
-from bot.formatting import format_answer, format_headlines, format_sources, link, split_message
+from bot.formatting import answer_html, format_headlines, format_sources, link, split_message
 from corpus.errors import InputError
 from index.models import Answer
 
@@ -69,7 +69,7 @@ async def answer_question(update: Update, context: NewsbotContext, question: str
         await message.reply_text(f"Sorry, I can't answer that: {escape(str(exc), quote=False)}")
         return
     bc.memory.remember(chat.id, question, earlier, now)
-    await reply_html(message, format_answer(answer))
+    await reply_html(message, answer_html(answer))
 
 
 async def on_private_text(update: Update, context: NewsbotContext) -> None:
