@@ -12,7 +12,6 @@ from corpus.models import Article
 from index.models import Answer, Citation
 
 MESSAGE_LIMIT = 4096
-NOT_COVERED = "Not covered: I found nothing about this in the articles I have indexed."
 EMPTY_DIGEST = "No news today — nothing new was published since the last digest."
 
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|\s+|[^<&\s]+|[<&]")
@@ -76,11 +75,9 @@ def _source_line(c: Citation) -> str:
 
 
 def answer_html(answer: Answer) -> str:
-    """The cited answer, then its numbered clickable sources; 'not covered' said plainly."""
-    if not answer.answered:
-        return escape(NOT_COVERED, quote=False)
+    """The cited answer, then its numbered clickable sources; 'not covered' in the core's words, alone."""
     body = escape(answer.text.strip(), quote=False)
-    if not answer.citations:
+    if not answer.answered or not answer.citations:
         return body
     sources = "\n".join(_source_line(c) for c in answer.citations)
     return f"{body}\n\n<b>Sources</b>\n{sources}"

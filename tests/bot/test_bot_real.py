@@ -72,7 +72,7 @@ def test_question_is_answered_with_citation_and_followup(tmp_path: Path, service
         stub.push_message(1001, "and what about energy?")
         assert "energy" in replies(stub, 1001, 2)[1].lower()
         stub.push_message(1001, "Who won the 1930 football world cup in Uruguay?")
-        assert "Not covered" in replies(stub, 1001, 3)[2]
+        assert "does not cover" in replies(stub, 1001, 3)[2]
 
 
 def test_reindex_runs_while_questions_are_answered(tmp_path: Path, service: NewsService) -> None:

@@ -8,7 +8,6 @@ from html.parser import HTMLParser
 
 from bot.formatting import (
     EMPTY_DIGEST,
-    NOT_COVERED,
     answer_html,
     answer_plain,
     digest_plain,
@@ -57,9 +56,10 @@ def test_answer_escapes_text_and_links_sources() -> None:
     assert "ILKHA, 4 Dec 2025" in html
 
 
-def test_not_covered_is_plain() -> None:
-    html = answer_html(Answer(question="q", answered=False, text="x"))
-    assert html == NOT_COVERED
+def test_not_covered_is_the_core_text_alone() -> None:
+    cite = sample_answer("t [1]").citations
+    html = answer_html(Answer(question="q", answered=False, text="Nothing on <this> & that.", citations=cite))
+    assert html == "Nothing on &lt;this&gt; &amp; that."
 
 
 def test_unsafe_urls_are_not_links() -> None:
