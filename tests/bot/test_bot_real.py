@@ -106,10 +106,12 @@ def test_real_digest_reaches_subscribers(tmp_path: Path, service: NewsService) -
     if not hasattr(service, "digest"):
         pytest.skip("index.service.NewsService.digest is not there yet")
     store = SubscriptionStore(tmp_path / "bot.db")
-    for chat in range(1, 21):
+    chats = range(1, 21)
+    for chat in chats:
         store.subscribe(chat, "00:00", "UTC")
+    day = service.digest().date
     with BotApiStub() as stub, bot_running(make_settings(tmp_path, stub), service, stub):
-        assert stub.wait_for(lambda: len(store.delivered(service.digest().date)) == 20, 60)
+        assert stub.wait_for(lambda: all(stub.texts_to(c) for c in chats) and not store.pending(day), 60)
     assert "Iran" in stub.texts_to(1)[0]
 
 
