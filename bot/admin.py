@@ -9,10 +9,8 @@ from html import escape
 
 from telegram import Message, Update
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
-from bot.context import BotContext
-from bot.handlers import bot_context
+from bot.context import BotContext, NewsbotContext
 from corpus.errors import IndexBusyError, NewsbotError
 from corpus.ingest import IngestReport
 
@@ -92,10 +90,10 @@ async def _run_reindex(bc: BotContext, progress: ProgressMessage) -> None:
 
 
 async def _admin_only(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
+    update: Update, context: NewsbotContext, command: str
 ) -> tuple[BotContext, Message] | None:
     """The bot context and message when an admin sent the command; a polite refusal to anyone else."""
-    bc, message, user = bot_context(context), update.effective_message, update.effective_user
+    bc, message, user = context.bot_data.core, update.effective_message, update.effective_user
     if message is None:
         return None
     if not bc.is_admin(user.id if user else None):
@@ -104,7 +102,7 @@ async def _admin_only(
     return bc, message
 
 
-async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reindex(update: Update, context: NewsbotContext) -> None:
     """/reindex (admins): start a background rebuild unless one runs."""
     gate = await _admin_only(update, context, "/reindex")
     if gate is None:
@@ -122,7 +120,7 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     context.application.create_task(_run_reindex(bc, progress), update=update, name="reindex")
 
 
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stats(update: Update, context: NewsbotContext) -> None:
     """/stats (admins): articles, passages, subscribers, questions answered, last reindex."""
     gate = await _admin_only(update, context, "/stats")
     if gate is None:

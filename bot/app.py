@@ -6,26 +6,31 @@ import asyncio
 import hashlib
 import logging
 import threading
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlparse
 
 from telegram import BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     ChatMemberHandler,
     CommandHandler,
-    ContextTypes,
     Defaults,
     MessageHandler,
     filters,
 )
 
 from bot import admin, handlers, subscribe
-from bot.context import BotContext, NewsCore, api_urls, require_token
-from bot.handlers import BOT_CONTEXT
+from bot.context import (
+    CONTEXT_TYPES,
+    BotContext,
+    NewsbotApp,
+    NewsbotContext,
+    NewsCore,
+    api_urls,
+    require_token,
+)
 from corpus.errors import ConfigError
 from corpus.feeds import configured_feeds
 from corpus.settings import Settings
@@ -82,9 +87,9 @@ def _commands(pairs: tuple[tuple[str, str], ...]) -> list[BotCommand]:
     return [BotCommand(name, description) for name, description in pairs]
 
 
-async def post_init(application: Application) -> None:
+async def post_init(application: NewsbotApp) -> None:
     """Register the command menus (admin commands only for admins) and the digest jobs."""
-    bc = cast(BotContext, application.bot_data[BOT_CONTEXT])
+    bc = application.bot_data.core
     await application.bot.set_my_commands(_commands(PUBLIC_COMMANDS))
     for admin_id in bc.settings.telegram.admin_ids:
         try:
@@ -105,20 +110,20 @@ async def post_init(application: Application) -> None:
         )
 
 
-async def poll_feeds_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def poll_feeds_job(context: NewsbotContext) -> None:
     """Poll every feed once in a worker thread; new articles are searchable when it returns."""
-    bc = cast(BotContext, context.bot_data[BOT_CONTEXT])
+    bc = context.bot_data.core
     report = await asyncio.to_thread(bc.service.poll_feeds)
     for failure in report.failed:
         log.warning("feed failed: %s", failure)
 
 
-async def post_shutdown(application: Application) -> None:
+async def post_shutdown(application: NewsbotApp) -> None:
     """Close the subscription store."""
-    cast(BotContext, application.bot_data[BOT_CONTEXT]).subscriptions.close()
+    application.bot_data.core.subscriptions.close()
 
 
-def register_handlers(application: Application) -> None:
+def register_handlers(application: NewsbotApp) -> None:
     """Commands, questions (private text; group mentions and replies), block updates, one error handler."""
     add = application.add_handler
     add(CommandHandler(["start", "help"], handlers.start))
@@ -142,10 +147,11 @@ def register_handlers(application: Application) -> None:
     application.add_error_handler(handlers.on_error)
 
 
-def build_application(settings: Settings, service: NewsCore) -> Application:
+def build_application(settings: Settings, service: NewsCore) -> NewsbotApp:
     """The Application with its BotContext in bot_data; nothing runs until it is started."""
     builder = (
         ApplicationBuilder()
+        .context_types(CONTEXT_TYPES)
         .token(require_token(settings))
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW))
         .concurrent_updates(True)
@@ -156,19 +162,19 @@ def build_application(settings: Settings, service: NewsCore) -> Application:
     if urls:
         builder = builder.base_url(urls[0]).base_file_url(urls[1])
     application = builder.build()
-    application.bot_data[BOT_CONTEXT] = BotContext.create(settings, service)
+    application.bot_data.core = BotContext.create(settings, service)
     register_handlers(application)
     return application
 
 
-async def _watch_stop(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _watch_stop(context: NewsbotContext) -> None:
     """Stop the application once the embedding caller sets its stop event."""
     event = context.job.data if context.job else None
     if isinstance(event, threading.Event) and event.is_set():
         context.application.stop_running()
 
 
-def _run(application: Application, settings: Settings, token: str) -> None:
+def _run(application: NewsbotApp, settings: Settings, token: str) -> None:
     """Poll or serve the webhook until stopped; signal handlers only in the main thread."""
     main = threading.current_thread() is threading.main_thread()
     extra: dict[str, Any] = {} if main else {"stop_signals": None}

@@ -16,6 +16,7 @@ import click
 from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
+from bot.formatting import answer_plain
 from corpus.errors import InputError, NewsbotError
 from corpus.feeds import PollReport, configured_feeds, feed_stats, import_opml
 from corpus.ingest import IngestReport
@@ -100,21 +101,6 @@ def print_poll_report(report: PollReport) -> None:
         click.echo(f"warning: feed {failure}", err=True)
     for failure in report.page_errors:
         click.echo(f"warning: article page {failure}", err=True)
-
-
-def format_answer(answer: Answer) -> str:
-    """The answer and its numbered sources as plain text."""
-    lines = [answer.text]
-    if answer.citations:
-        lines += ["", "Sources:"]
-        for c in answer.citations:
-            meta = ", ".join(
-                x for x in (c.source, c.published_at.date().isoformat() if c.published_at else None) if x
-            )
-            lines.append(
-                f"[{c.n}] {c.title}" + (f" ({meta})" if meta else "") + (f" {c.url}" if c.url else "")
-            )
-    return "\n".join(lines)
 
 
 class BatchQuestion(BaseModel):
@@ -240,7 +226,7 @@ def ask(
 
     def emit(answer: Answer) -> None:
         click.echo(
-            json.dumps(answer.to_json(), ensure_ascii=False) if as_json else format_answer(answer) + "\n"
+            json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer_plain(answer) + "\n"
         )
 
     if question is not None:

@@ -6,7 +6,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
 from bot.formatting import DigestLike
 from bot.ratelimit import QuestionLimiter
@@ -133,3 +135,27 @@ class BotContext:
     def is_admin(self, user_id: int | None) -> bool:
         """Whether a user may run admin commands."""
         return user_id is not None and user_id in self.settings.telegram.admin_ids
+
+
+class BotData:
+    """application.bot_data: python-telegram-bot makes it with no arguments, build_application sets `core`."""
+
+    def __init__(self) -> None:
+        self._core: BotContext | None = None
+
+    @property
+    def core(self) -> BotContext:
+        """The BotContext every handler and job uses."""
+        if self._core is None:
+            raise RuntimeError("bot_data.core is read before build_application set it")
+        return self._core
+
+    @core.setter
+    def core(self, value: BotContext) -> None:
+        self._core = value
+
+
+CONTEXT_TYPES = ContextTypes(bot_data=BotData)
+# What handlers, jobs and the error handler receive: `context.bot_data.core` is the BotContext.
+NewsbotContext = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+NewsbotApp = Application[ExtBot[None], NewsbotContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Any]]

@@ -12,7 +12,6 @@ from corpus.models import Article
 from index.models import Answer, Citation
 
 MESSAGE_LIMIT = 4096
-NOT_COVERED = "Not covered: I found nothing about this in the articles I have indexed."
 EMPTY_DIGEST = "No news today — nothing new was published since the last digest."
 
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|\s+|[^<&\s]+|[<&]")
@@ -75,12 +74,10 @@ def _source_line(c: Citation) -> str:
     return f"[{c.n}] {link(c.title, c.url)}" + (f" — {tail}" if tail else "")
 
 
-def format_answer(answer: Answer) -> str:
-    """The cited answer, then its numbered clickable sources; 'not covered' said plainly."""
-    if not answer.answered:
-        return escape(NOT_COVERED, quote=False)
+def answer_html(answer: Answer) -> str:
+    """The cited answer, then its numbered clickable sources; 'not covered' in the core's words, alone."""
     body = escape(answer.text.strip(), quote=False)
-    if not answer.citations:
+    if not answer.answered or not answer.citations:
         return body
     sources = "\n".join(_source_line(c) for c in answer.citations)
     return f"{body}\n\n<b>Sources</b>\n{sources}"
@@ -117,6 +114,21 @@ def format_digest(digest: DigestLike) -> str:
         more = f'\n<a href="{escape(href, quote=True)}">Read more</a>' if href else ""
         parts.append(f"{head}\n{escape(story.summary.strip(), quote=False)}{more}")
     return "\n\n".join(parts)
+
+
+def answer_plain(answer: Answer) -> str:
+    """The answer and its numbered sources as plain text for the terminal."""
+    lines = [answer.text]
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for c in answer.citations:
+            meta = ", ".join(
+                x for x in (c.source, c.published_at.date().isoformat() if c.published_at else None) if x
+            )
+            lines.append(
+                f"[{c.n}] {c.title}" + (f" ({meta})" if meta else "") + (f" {c.url}" if c.url else "")
+            )
+    return "\n".join(lines)
 
 
 def digest_plain(digest: DigestLike) -> str:

@@ -7,29 +7,21 @@ import logging
 import re
 import time
 from html import escape
-from typing import cast
 
 from telegram import Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
-from bot.context import BotContext, NewsCore
-from bot.formatting import format_answer, format_headlines, format_sources, link, split_message
+from bot.context import NewsbotContext, NewsCore
+from bot.formatting import answer_html, format_headlines, format_sources, link, split_message
 from corpus.errors import InputError
 from index.models import Answer
 from index.query import Query
 
 log = logging.getLogger(__name__)
 
-BOT_CONTEXT = "newsbot"
 DEFAULT_LATEST = 5
 MAX_LATEST = 20
-
-
-def bot_context(context: ContextTypes.DEFAULT_TYPE) -> BotContext:
-    """The BotContext stored in bot_data at start-up."""
-    return cast(BotContext, context.bot_data[BOT_CONTEXT])
 
 
 async def reply_html(message: Message, html: str) -> None:
@@ -50,9 +42,9 @@ def _ask(service: NewsCore, question: str, earlier: str | None) -> Answer:
     return answer
 
 
-async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+async def answer_question(update: Update, context: NewsbotContext, question: str) -> None:
     """Check length and rate, show typing, ask the core (with the earlier topic for follow-ups), reply."""
-    bc, message, chat = bot_context(context), update.effective_message, update.effective_chat
+    bc, message, chat = context.bot_data.core, update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
     question = question.strip()
@@ -78,16 +70,16 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         await message.reply_text(f"Sorry, I can't answer that: {escape(str(exc), quote=False)}")
         return
     bc.memory.remember(chat.id, question, earlier, now)
-    await reply_html(message, format_answer(answer))
+    await reply_html(message, answer_html(answer))
 
 
-async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_private_text(update: Update, context: NewsbotContext) -> None:
     """Any plain text in a private chat is a question."""
     if update.effective_message and update.effective_message.text:
         await answer_question(update, context, update.effective_message.text)
 
 
-async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_group_text(update: Update, context: NewsbotContext) -> None:
     """In groups, answer only when mentioned or replied to."""
     message = update.effective_message
     if message is None or not message.text:
@@ -103,15 +95,15 @@ async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await answer_question(update, context, re.sub(re.escape(mention), " ", message.text, flags=re.IGNORECASE))
 
 
-async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask(update: Update, context: NewsbotContext) -> None:
     """/ask QUESTION, anywhere."""
     if update.effective_message:
         await answer_question(update, context, command_argument(update.effective_message))
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: NewsbotContext) -> None:
     """/start and /help: what the bot knows, example questions, commands."""
-    bc, message = bot_context(context), update.effective_message
+    bc, message = context.bot_data.core, update.effective_message
     if message is None:
         return
     stats = await asyncio.to_thread(bc.service.stats)
@@ -136,9 +128,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def latest(update: Update, context: NewsbotContext) -> None:
     """/latest [N]: the newest headlines with links."""
-    bc, message = bot_context(context), update.effective_message
+    bc, message = context.bot_data.core, update.effective_message
     if message is None:
         return
     arg = command_argument(message)
@@ -150,9 +142,9 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply_html(message, f"<b>Latest headlines</b>\n{format_headlines(articles)}")
 
 
-async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def sources(update: Update, context: NewsbotContext) -> None:
     """/sources: agencies, article counts and the date range of what is indexed."""
-    bc, message = bot_context(context), update.effective_message
+    bc, message = context.bot_data.core, update.effective_message
     if message is None:
         return
     stats = await asyncio.to_thread(bc.service.stats)
@@ -161,7 +153,7 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: NewsbotContext) -> None:
     """The one error handler: log what nothing else expected, and apologise to the user if there is one."""
     log.error("unhandled error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:

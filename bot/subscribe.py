@@ -7,16 +7,16 @@ import logging
 from datetime import datetime
 from datetime import time as dtime
 from html import escape
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import ChatMember, Update
-from telegram.ext import Application, ContextTypes, JobQueue
+from telegram.ext import JobQueue
 
-from bot.context import BotContext
+from bot.context import NewsbotApp, NewsbotContext
 from bot.delivery import deliver_digest, telegram_send
 from bot.formatting import format_digest
-from bot.handlers import BOT_CONTEXT, bot_context, reply_html
+from bot.handlers import reply_html
 from bot.subscriptions import parse_subscribe_args
 from corpus.errors import InputError
 
@@ -39,9 +39,9 @@ def slot_passed_today(slot: Slot, now: datetime | None = None) -> bool:
     return local.time().replace(tzinfo=None) >= slot_time(slot).replace(tzinfo=None)
 
 
-async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def digest_job(context: NewsbotContext) -> None:
     """Deliver the digest to one slot's subscribers who have not had today's."""
-    bc = bot_context(context)
+    bc = context.bot_data.core
     slot = context.job.data if context.job else None
     await deliver_digest(
         telegram_send(context.bot),
@@ -62,9 +62,9 @@ def schedule_slot(job_queue: JobQueue[Any], slot: Slot) -> None:
     )
 
 
-async def schedule_all(application: Application) -> None:
+async def schedule_all(application: NewsbotApp) -> None:
     """At start-up: re-register every slot's daily job and catch up slots whose time passed while down."""
-    bc = cast(BotContext, application.bot_data[BOT_CONTEXT])
+    bc = application.bot_data.core
     job_queue = application.job_queue
     if job_queue is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
@@ -83,9 +83,9 @@ async def schedule_all(application: Application) -> None:
     log.info("scheduled daily digests for %d time slots", len(slots))
 
 
-async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def subscribe(update: Update, context: NewsbotContext) -> None:
     """/subscribe [HH:MM] [Area/City]: a daily digest at that time (defaults from the digest settings)."""
-    bc, message, chat = bot_context(context), update.effective_message, update.effective_chat
+    bc, message, chat = context.bot_data.core, update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
     try:
@@ -103,9 +103,9 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unsubscribe(update: Update, context: NewsbotContext) -> None:
     """/unsubscribe: no more digests."""
-    bc, message, chat = bot_context(context), update.effective_message, update.effective_chat
+    bc, message, chat = context.bot_data.core, update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
     removed = await asyncio.to_thread(bc.subscriptions.unsubscribe, chat.id)
@@ -114,16 +114,16 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     )
 
 
-async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def digest_now(update: Update, context: NewsbotContext) -> None:
     """/digest: today's digest, right now."""
-    bc, message = bot_context(context), update.effective_message
+    bc, message = context.bot_data.core, update.effective_message
     if message is None:
         return
     digest = await asyncio.to_thread(bc.service.digest, None)
     await reply_html(message, format_digest(digest))
 
 
-async def on_member_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_member_change(update: Update, context: NewsbotContext) -> None:
     """A user blocked (inactive) or unblocked (active again) the bot."""
     change = update.my_chat_member
     if change is None:
@@ -131,6 +131,7 @@ async def on_member_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     status = change.new_chat_member.status
     active = status in (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
     if active or status in (ChatMember.BANNED, ChatMember.LEFT):
-        known = await asyncio.to_thread(bot_context(context).subscriptions.set_active, change.chat.id, active)
+        store = context.bot_data.core.subscriptions
+        known = await asyncio.to_thread(store.set_active, change.chat.id, active)
         if known:
             log.info("chat %s %s the bot", change.chat.id, "unblocked" if active else "blocked")

@@ -153,15 +153,6 @@ class SubscriptionStore(Database):
                 (chat_id, digest_date.isoformat()),
             )
 
-    def delivered(self, digest_date: date) -> list[int]:
-        """Chats whose digest of that date went out."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT chat_id FROM deliveries WHERE digest_date = ? AND status = 'sent' ORDER BY chat_id",
-                (digest_date.isoformat(),),
-            ).fetchall()
-        return [int(r[0]) for r in rows]
-
     def counts(self) -> tuple[int, int]:
         """(active, all) subscribers."""
         with self._lock:

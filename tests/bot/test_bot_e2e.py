@@ -247,7 +247,7 @@ def test_commands_groups_limits_and_followups(
             stub.push_message(1, "x" * 51)
             assert "too long" in replies(stub, 1, 4)[3]
             stub.push_message(1, NOT_COVERED_QUESTION)
-            assert "Not covered" in replies(stub, 1, 5)[4]
+            assert "does not cover" in replies(stub, 1, 5)[4]
             stub.push_message(1, "One more question about Baku?")
             assert "faster than I can read" in replies(stub, 1, 6)[5]
             assert [q for q, _ in spy.asked] == [QUESTION, "and what about energy?", NOT_COVERED_QUESTION]

@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 
 from bot.formatting import (
     EMPTY_DIGEST,
-    NOT_COVERED,
+    answer_html,
+    answer_plain,
     digest_plain,
-    format_answer,
     format_digest,
     format_headlines,
     split_message,
@@ -49,22 +49,31 @@ def assert_valid_html(text: str) -> None:
 
 def test_answer_escapes_text_and_links_sources() -> None:
     answer = sample_answer("Iran & Azerbaijan <talked> [1].")
-    html = format_answer(answer)
+    html = answer_html(answer)
     assert_valid_html(html)
     assert "Iran &amp; Azerbaijan &lt;talked&gt; [1]." in html
     assert '<a href="https://ilkha.example/a?x=1&amp;y=2">Iran–Azerbaijan ties &lt;new&gt; phase</a>' in html
     assert "ILKHA, 4 Dec 2025" in html
 
 
-def test_not_covered_is_plain() -> None:
-    html = format_answer(Answer(question="q", answered=False, text="x"))
-    assert html == NOT_COVERED
+def test_not_covered_is_the_core_text_alone() -> None:
+    cite = sample_answer("t [1]").citations
+    html = answer_html(Answer(question="q", answered=False, text="Nothing on <this> & that.", citations=cite))
+    assert html == "Nothing on &lt;this&gt; &amp; that."
 
 
 def test_unsafe_urls_are_not_links() -> None:
     cite = Citation(1, "a", "Title", "javascript:alert(1)", None, None, "q")
-    html = format_answer(Answer(question="q", answered=True, text="t [1]", citations=(cite,)))
+    html = answer_html(Answer(question="q", answered=True, text="t [1]", citations=(cite,)))
     assert "href" not in html and "[1] Title" in html
+
+
+def test_answer_plain_is_unescaped_with_sources() -> None:
+    text = answer_plain(sample_answer("Iran & Azerbaijan <talked> [1]."))
+    assert text == (
+        "Iran & Azerbaijan <talked> [1].\n\nSources:\n"
+        "[1] Iran–Azerbaijan ties <new> phase (ILKHA, 2025-12-04) https://ilkha.example/a?x=1&y=2"
+    )
 
 
 def test_headlines_fall_back_to_fetch_date() -> None:
@@ -94,7 +103,7 @@ def test_ten_thousand_character_answer_splits_at_paragraphs() -> None:
     text = "\n\n".join(paragraphs)
     assert len(text) > 10_000
     answer = sample_answer(text)
-    parts = split_message(format_answer(answer))
+    parts = split_message(answer_html(answer))
     assert len(parts) >= 3
     for part in parts:
         assert tg_len(part) <= 4096
@@ -102,7 +111,7 @@ def test_ten_thousand_character_answer_splits_at_paragraphs() -> None:
         # Every part starts at a paragraph start: nothing was cut mid-paragraph.
         assert part.startswith(("Paragraph", "<b>Sources"))
     joined = "\n\n".join(parts)
-    assert joined == format_answer(answer)
+    assert joined == answer_html(answer)
 
 
 def test_one_huge_paragraph_splits_between_words_and_keeps_tags_balanced() -> None:

@@ -6,8 +6,10 @@ import hashlib
 import json
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, give_up: Callable[[], bool]) -> bool:
+    """Whether 127.0.0.1:port accepts connections before the deadline (or before give_up() is true)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not give_up():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
 
 
 def post_update(port: int, update: dict[str, object], secret: str | None) -> int:
@@ -68,7 +82,9 @@ def test_webhook_answers_updates_and_refuses_forged_ones(tmp_path: Path, sample_
         thread = threading.Thread(target=target, daemon=True)
         thread.start()
         try:
+            # python-telegram-bot calls setWebhook before its server listens: wait for the port as well.
             assert stub.wait_for(lambda: bool(stub.calls_to("setWebhook")) or bool(errors), 60), errors
+            assert wait_for_port(port, 60, give_up=lambda: bool(errors)), f"not listening: {errors}"
             assert not errors, errors
             hook = stub.calls_to("setWebhook")[0].params
             assert hook["url"] == f"https://newsbot.invalid/{HOOK_PATH}"
