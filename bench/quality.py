@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from bench.answer_match import states_answer
 from corpus.errors import IndexMismatchError
 from corpus.settings import Settings, load_settings
 from index.models import Passage
@@ -71,6 +72,7 @@ class Tally:
     rr: float = 0.0
     answered: int = 0
     correct: int = 0
+    correct_plain: int = 0
     cited: int = 0
     cited_gold: int = 0
     seconds: float = 0.0
@@ -82,6 +84,7 @@ class Tally:
         cells += [f"{self.hits[c] / n:.3f}" for c in CUTOFFS]
         cells.append(f"{self.rr / n:.3f}")
         cells.append(f"{self.correct / n:.3f}")
+        cells.append(f"{self.correct_plain / n:.3f}")
         cells.append(f"{self.cited_gold / self.cited:.3f}" if self.cited else "-")
         cells.append(f"{self.answered / n:.3f}")
         cells.append(f"{self.seconds:.0f}")
@@ -96,6 +99,7 @@ HEADER = [
     "Hit@10",
     "MRR@10",
     "answer acc",
+    "answer acc, plain",
     "citation prec",
     "answered",
     "s",
@@ -278,7 +282,8 @@ def evaluate(service: NewsService, questions: Sequence[Question], mode: str, lab
         answer = service.ask(Query(q.text, as_of=q.asked_at, mode=mode))
         if answer.answered:
             tally.answered += 1
-            tally.correct += answer_correct(answer.text, q.answer)
+            tally.correct += states_answer(answer.text, q.answer)
+            tally.correct_plain += answer_correct(answer.text, q.answer)
             for cite in answer.citations:
                 tally.cited += 1
                 tally.cited_gold += cite.article_id in q.gold_ids or (
@@ -416,8 +421,10 @@ def main(argv: Sequence[str] | None = None, make_variants: Callable[[], list[Var
             + (f", published by {args.corpus_until}" if args.corpus_until else "")
             + f"); chunk_words={idx.chunk_words}, model {idx.model}.",
             f"Hit@k/MRR@10: articles ranked by their best passage among the top {RANK_DEPTH}.",
-            f"Answers use top_k={idx.top_k}; accuracy = the gold choice text appears in the answer (case-insensitive,"
-            " quotes stripped), over all questions; citation precision = cited articles that are gold.",
+            f"Answers use top_k={idx.top_k}; answer acc = the gold choice is stated in the answer (whole tokens,"
+            " numbers and money in any form: $12,600,000 = $12.6 million), over all questions; 'plain' = the"
+            " gold text is a substring (case-insensitive, quotes stripped); citation precision = cited"
+            " articles that are gold.",
             f"Total bench time {time.perf_counter() - started:.0f}s.",
         ]
         table = markdown(rows, f"RealTime QA retrieval and answer quality, {split}", notes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.answer_match import states_answer
 from bench.quality import (
     ArticleRef,
     answer_correct,
@@ -50,3 +51,18 @@ def test_answer_match_ignores_case_and_curly_quotes() -> None:
     assert answer_correct("It was EUROPE [1].", "Europe")
     assert not answer_correct("It was Asia [1].", "Europe")
     assert not answer_correct("anything", "  ")
+
+
+def test_fair_match_reads_numbers_and_money_in_any_form() -> None:
+    assert states_answer("The fund holds $12,600,000 [1].", "$12.6 million")
+    assert states_answer("It raised 12.6m pounds.", "$12.6 million")
+    assert states_answer("Prices rose 38 percent.", "38%")
+    assert states_answer("About £102m was spent.", "£102 million")
+    assert states_answer("Prince William is next [1].", "Prince William")
+
+
+def test_fair_match_needs_whole_tokens() -> None:
+    assert not states_answer("It happened in 2016.", "6")
+    assert answer_correct("It happened in 2016.", "6")  # the plain substring check is fooled
+    assert not states_answer("38.5% of voters", "38%")
+    assert not states_answer("The answer", "")

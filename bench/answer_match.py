@@ -1,0 +1,50 @@
+"""Whether an answer states the gold answer: a fair check that reads numbers and money the same in any form.
+
+"$12,600,000", "$12.6 million" and "12.6m" are one number; "38%" and "38 percent" one share. Words match
+as whole tokens, so the gold "6" is not found inside "2016".
+"""
+
+from __future__ import annotations
+
+import re
+
+_SCALES = {
+    "thousand": 1e3,
+    "k": 1e3,
+    "million": 1e6,
+    "mn": 1e6,
+    "m": 1e6,
+    "billion": 1e9,
+    "bn": 1e9,
+    "b": 1e9,
+    "trillion": 1e12,
+    "tn": 1e12,
+}
+_NUMBER = re.compile(
+    r"[$£€]?\s?(?P<num>\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mn|tn|m|k|b)\b)?"
+    r"(?P<pct>\s?(?:%|percent\b|per cent\b))?",
+    re.I,
+)
+_TOKEN = re.compile(r"<n:[^>]+>|\w+", re.UNICODE)
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+
+
+def _canonical(m: re.Match[str]) -> str:
+    value = float(m.group("num").replace(",", "")) * _SCALES.get((m.group("scale") or "").lower(), 1.0)
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return f" <n:{text}{'%' if m.group('pct') else ''}> "
+
+
+def answer_tokens(text: str) -> list[str]:
+    """Lowercased word tokens, every number (with its scale word, currency or percent) in one canonical form."""
+    return _TOKEN.findall(_NUMBER.sub(_canonical, text.translate(_QUOTES).lower()))
+
+
+def states_answer(answer_text: str, gold: str) -> bool:
+    """The gold answer's tokens occur, in order and contiguous, among the answer's."""
+    needle, hay = answer_tokens(gold), answer_tokens(answer_text)
+    if not needle:
+        return False
+    n = len(needle)
+    return any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
