@@ -44,6 +44,7 @@ from bench.quality import (
     reciprocal_rank,
 )
 from index.models import Passage
+from index.query import Query
 from index.rerank import CrossEncoder, passage_text, rerank
 from index.service import NewsService
 
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     service = NewsService.open(bench_settings(args.work, corpus_file, args.config))
     try:
         started = time.perf_counter()
-        fused = [service.search(q.text, k=RANK_DEPTH, as_of=q.asked_at) for q in questions]
+        fused = [service.search(Query(q.text, k=RANK_DEPTH, as_of=q.asked_at)) for q in questions]
         print(
             f"retrieved {len(questions)} questions in {time.perf_counter() - started:.0f}s", file=sys.stderr
         )

