@@ -74,6 +74,10 @@ class IndexSettings(BaseModel):
     # Share of a passage's score taken from its article's best `article_passages` passages (0 = off).
     article_weight: float = Field(0.0, ge=0, le=1)
     article_passages: int = Field(3, ge=1)
+    # Cross-encoder reranking of the fused top passages (index/rerank.py): whether, how many, tokens read.
+    reranker: bool = True
+    rerank_depth: int = Field(10, ge=2, le=100)
+    rerank_max_tokens: int = Field(128, ge=16, le=512)
     min_relevance: float = Field(0.42, ge=-1, le=1)
     answer_sentences: int = Field(3, ge=1, le=10)
     # Sentences the answer composer embeds to choose from: lexically best first, at least answer_sentences,

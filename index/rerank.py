@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -127,6 +128,22 @@ class CrossEncoder:
             logits = self._session.run(None, feed)[0]
             out[idx] = np.asarray(logits, dtype=np.float32).reshape(len(idx), -1)[:, 0]
         return out
+
+
+class LazyCrossEncoder:
+    """A CrossEncoder loaded at its first use, so that commands that never rank do not pay for the load."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+        self._lock = threading.Lock()
+        self._encoder: CrossEncoder | None = None
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One relevance logit per text (see CrossEncoder.score)."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = CrossEncoder(max_length=self.max_length)
+        return self._encoder.score(question, texts)
 
 
 def passage_text(passage: Passage) -> str:

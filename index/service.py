@@ -22,6 +22,7 @@ from index.generation import Generation, IndexDirectory, Manifest
 from index.indexer import reconcile_vectors, sync_generation
 from index.models import Answer, IndexStats, Passage
 from index.query import Query, SearchPlan, plan_search
+from index.rerank import LazyCrossEncoder, rerank
 from index.retrieval import HybridRetriever
 from index.writers import AnswerWriter, not_covered
 
@@ -47,6 +48,9 @@ class NewsService:
         self._pointer_mtime = -1
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
+        self._reranker = (
+            LazyCrossEncoder(settings.index.rerank_max_tokens) if settings.index.reranker else None
+        )
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> NewsService:
@@ -222,7 +226,11 @@ class NewsService:
             return None
         self._check(gen)
         retriever = HybridRetriever(gen.passages, gen.vectors, self.settings.index)
-        return plan, retriever.retrieve(plan, self.queries.encode(plan.text))
+        if self._reranker is None:
+            return plan, retriever.retrieve(plan, self.queries.encode(plan.text))
+        depth = self.settings.index.rerank_depth
+        fused = retriever.retrieve(replace(plan, k=max(plan.k, depth)), self.queries.encode(plan.text))
+        return plan, rerank(plan.text, fused, self._reranker, depth)[: plan.k]
 
     def record_question(self) -> None:
         """Count one answered question."""
