@@ -19,7 +19,7 @@ from corpus.ingest import IngestReport
 from corpus.models import Article, Progress
 from corpus.settings import Settings
 from index.models import Answer, IndexStats
-from index.query import Query
+from index.query import Query, followup_context
 
 FOLLOWUP_STARTS = ("and ", "what about", "how about", "and what", "also ", "what of", "same for")
 PRONOUNS = frozenset(
@@ -80,24 +80,36 @@ def looks_like_followup(question: str) -> bool:
     return len(words) <= 4 or text.startswith(FOLLOWUP_STARTS) or (bool(words) and words[0] in PRONOUNS)
 
 
+@dataclass(frozen=True)
+class _Topic:
+    """A chat's topic question, the last answer given on it, and when."""
+
+    question: str
+    answer: Answer | None
+    at: float
+
+
 class ChatMemory:
-    """The topic of each chat's last question and when it was asked, for follow-ups."""
+    """Each chat's topic (its last fresh question) and last answer, for follow-ups."""
 
     def __init__(self, minutes: float, max_chats: int = 10_000) -> None:
         self.seconds = minutes * 60
         self._max = max_chats
-        self._topics: OrderedDict[int, tuple[str, float]] = OrderedDict()
+        self._topics: OrderedDict[int, _Topic] = OrderedDict()
 
     def context_for(self, chat_id: int, question: str, now: float) -> str | None:
-        """The earlier topic to retrieve with, when this question is a follow-up within the window."""
+        """The earlier question and answer to read this one with, when it is a follow-up within the window."""
         last = self._topics.get(chat_id)
-        if last is None or now - last[1] > self.seconds or not looks_like_followup(question):
+        if last is None or now - last.at > self.seconds or not looks_like_followup(question):
             return None
-        return last[0]
+        return followup_context(last.question, last.answer)
 
-    def remember(self, chat_id: int, question: str, context: str | None, now: float) -> None:
-        """A follow-up keeps the earlier topic alive; a fresh question becomes the topic."""
-        self._topics[chat_id] = (context or question, now)
+    def remember(self, chat_id: int, question: str, followup: bool, answer: Answer, now: float) -> None:
+        """A follow-up keeps the earlier topic alive (with its newest answer); a fresh question starts one."""
+        last = self._topics.get(chat_id)
+        topic = last.question if followup and last is not None else question
+        kept = answer if answer.answered or last is None or not followup else last.answer
+        self._topics[chat_id] = _Topic(topic, kept, now)
         self._topics.move_to_end(chat_id)
         if len(self._topics) > self._max:
             self._topics.popitem(last=False)

@@ -69,7 +69,7 @@ async def answer_question(update: Update, context: NewsbotContext, question: str
     except InputError as exc:
         await message.reply_text(f"Sorry, I can't answer that: {escape(str(exc), quote=False)}")
         return
-    bc.memory.remember(chat.id, question, earlier, now)
+    bc.memory.remember(chat.id, question, earlier is not None, answer, now)
     await reply_html(message, answer_html(answer))
 
 

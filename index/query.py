@@ -6,15 +6,18 @@ dates into a date window, and its `context` (the earlier topic of a follow-up) i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from corpus.errors import InputError
 from corpus.settings import IndexSettings
+from index.models import Answer
 from index.timewords import parse_time_window
 
 Mode = Literal["dense", "bm25", "hybrid"]
+_MARKER = re.compile(r"\s*\[\d+\]")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,20 @@ class SearchPlan:
     now: datetime
     k: int
     mode: Mode
+
+
+def answer_gist(answer: Answer, max_chars: int = 300) -> str:
+    """An answer's first sentence without its [n] markers: what a follow-up question leans on."""
+    if not answer.answered:
+        return ""
+    first = answer.citations[0].quote if answer.citations else answer.text
+    return " ".join(_MARKER.sub("", first).split())[:max_chars]
+
+
+def followup_context(question: str, answer: Answer | None) -> str:
+    """The context a follow-up ("and the railway?") is read with: the earlier question and its answer's gist."""
+    gist = answer_gist(answer) if answer is not None else ""
+    return f"{question} {gist}".strip()
 
 
 def plan_search(query: Query, settings: IndexSettings) -> SearchPlan:

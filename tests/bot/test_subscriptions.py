@@ -14,6 +14,7 @@ from bot.context import ChatMemory, looks_like_followup
 from bot.ratelimit import QuestionLimiter, SendPacer
 from bot.subscriptions import SubscriptionStore, parse_subscribe_args
 from corpus.errors import InputError
+from index.models import Answer, Citation
 
 DAY = date(2025, 12, 4)
 
@@ -148,14 +149,24 @@ def test_followup_detection(question: str, followup: bool) -> None:
     assert looks_like_followup(question) is followup
 
 
-def test_chat_memory_keeps_topic_within_window() -> None:
+def _answer(question: str, quote: str | None) -> Answer:
+    if quote is None:
+        return Answer(question=question, answered=False, text="The indexed news does not cover this.")
+    cite = Citation(n=1, article_id="a", title="t", url=None, source=None, published_at=None, quote=quote)
+    return Answer(question=question, answered=True, text=f"{quote} [1]", citations=(cite,))
+
+
+def test_chat_memory_reads_followups_with_the_last_question_and_answer() -> None:
     memory = ChatMemory(minutes=10)
     first = "What projects did Iran and Azerbaijan discuss?"
     assert memory.context_for(1, first, 0.0) is None
-    memory.remember(1, first, None, 0.0)
+    memory.remember(1, first, False, _answer(first, "They discussed the Rasht-Astara railway [2]."), 0.0)
     ctx = memory.context_for(1, "and what about energy?", 60.0)
-    assert ctx == first
-    memory.remember(1, "and what about energy?", ctx, 60.0)
-    assert memory.context_for(1, "and trade?", 120.0) == first  # still the original topic
+    assert ctx == f"{first} They discussed the Rasht-Astara railway."
+    memory.remember(1, "and what about energy?", True, _answer("energy", "Gas swaps were agreed."), 60.0)
+    # Still the original topic, now with the newest answer on it.
+    assert memory.context_for(1, "and trade?", 120.0) == f"{first} Gas swaps were agreed."
+    memory.remember(1, "and trade?", True, _answer("trade", None), 120.0)
+    assert memory.context_for(1, "and ports?", 130.0) == f"{first} Gas swaps were agreed."
     assert memory.context_for(2, "and trade?", 120.0) is None  # other chats are separate
-    assert memory.context_for(1, "and trade?", 60.0 + 601) is None  # too late
+    assert memory.context_for(1, "and trade?", 130.0 + 601) is None  # too late
