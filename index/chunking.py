@@ -17,9 +17,9 @@ def article_sentences(article: Article) -> list[str]:
     return sentences
 
 
-# A "sentence" over chunk_words words (a list, a table, text without full stops) is cut into pieces, and so is
-# one over this many characters a word (text without spaces): otherwise it is one passage the embedder reads
-# only the start of, and a huge one costs gigabytes to tokenise.
+# A "sentence" over chunk_words words (a list, a table, text without full stops) or over chunk_words * 20
+# characters (text without spaces) is cut into pieces: otherwise it is one passage the embedder reads only
+# the start of, and a huge one costs gigabytes to tokenise.
 _CHARS_PER_WORD = 20
 
 
