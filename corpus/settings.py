@@ -37,6 +37,12 @@ class CorpusSettings(BaseModel):
     max_response_bytes: int = Field(5_000_000, gt=0)
     per_host_concurrency: int = Field(2, ge=1)
     near_duplicate_threshold: float = Field(0.9, gt=0, le=1)
+    # Input files larger than this are refused unread; 64 MB is well above a real corpus file (RealTime QA
+    # as one JSON Lines file is 37 MB) and keeps a whole-file read far below a gigabyte.
+    max_file_bytes: int = Field(64_000_000, ge=1_000)
+    # One record (a JSON Lines line, a JSON item, an article's text, a text paragraph, a Markdown file or an
+    # HTML page) larger than this is refused: a long news article is ~100 kB, a heavy HTML page a few MB.
+    max_record_bytes: int = Field(5_000_000, ge=1_000)
 
 
 class IndexSettings(BaseModel):

@@ -17,6 +17,31 @@ def article_sentences(article: Article) -> list[str]:
     return sentences
 
 
+# A "sentence" over chunk_words words (a list, a table, text without full stops) or over chunk_words * 20
+# characters (text without spaces) is cut into pieces: otherwise it is one passage the embedder reads only
+# the start of, and a huge one costs gigabytes to tokenise.
+_CHARS_PER_WORD = 20
+
+
+def _pieces(sentence: str, max_words: int) -> list[str]:
+    """An over-long sentence as consecutive pieces of at most max_words words and max_words * 20 characters."""
+    max_chars = max_words * _CHARS_PER_WORD
+    if len(sentence) <= max_chars and len(sentence.split()) <= max_words:
+        return [sentence]
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for word in sentence.split():
+        for part in (word[i : i + max_chars] for i in range(0, len(word), max_chars)):
+            if current and (len(current) == max_words or size + len(part) > max_chars):
+                pieces.append(" ".join(current))
+                current, size = [], 0
+            current.append(part)
+            size += len(part) + 1
+    pieces.append(" ".join(current))
+    return pieces
+
+
 def embed_text(title: str, text: str) -> str:
     """What the embedder sees for a chunk: the headline, then the passage."""
     return f"{title}\n{text}" if title else text
@@ -24,15 +49,22 @@ def embed_text(title: str, text: str) -> str:
 
 def chunk_article(article: Article, chunk_words: int, overlap_sentences: int) -> list[Chunk]:
     """Group whole sentences into chunks of about chunk_words words, repeating the last few in the next."""
-    sentences = article_sentences(article)
+    sentences = [p for s in article_sentences(article) for p in _pieces(s, chunk_words)]
     if not sentences:
         return []
     groups: list[list[str]] = []
     start = 0
     while start < len(sentences):
-        end, words = start, 0
-        while end < len(sentences) and (words == 0 or words + len(sentences[end].split()) <= chunk_words):
+        end, words, chars = start, 0, 0
+        while end < len(sentences) and (
+            words == 0
+            or (
+                words + len(sentences[end].split()) <= chunk_words
+                and chars + len(sentences[end]) <= chunk_words * _CHARS_PER_WORD
+            )
+        ):
             words += len(sentences[end].split())
+            chars += len(sentences[end]) + 1
             end += 1
         groups.append(sentences[start:end])
         if end >= len(sentences):

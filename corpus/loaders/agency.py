@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from corpus.cleaning import headline_from_sentence, is_boilerplate, normalize_text, split_sentences
-from corpus.loaders.common import Provenance, RecordError, build_article
+from corpus.loaders.common import Provenance, RecordError, build_article, check_size, utf8_size
 from corpus.models import Article, LoadProblem, LoadResult
 
 # A trailing agency signature after the last sentence: "(AA)", "(ILKHA)", "(A.P.)" or a known name like
@@ -138,10 +138,21 @@ def _unsigned(chunk: list[Paragraph]) -> list[_Draft]:
 
 
 def load_agency_text(text: str, path: str, prov: Provenance) -> LoadResult:
-    """Load an agency text file: signed full articles, then briefs; a headline with no text is a problem."""
+    """Load an agency text file: signed full articles, then briefs; a headline with no text is a problem.
+
+    A paragraph over corpus.max_record_bytes is reported and left out; the rest of the file still loads.
+    """
     articles: list[Article] = []
     problems: list[LoadProblem] = []
-    paragraphs = split_paragraphs(text)
+    paragraphs: list[Paragraph] = []
+    for para in split_paragraphs(text):
+        try:
+            # Before any per-paragraph work: a 50 MB line would cost gigabytes in word splits.
+            check_size(utf8_size(para.text), prov.settings, "paragraph")
+        except RecordError as exc:
+            problems.append(LoadProblem(path, para.line, str(exc)))
+            continue
+        paragraphs.append(para)
     drafts = _drafts(paragraphs)
     if paragraphs and not drafts:
         problems.append(LoadProblem(path, paragraphs[0].line, "no article text (only boilerplate)"))

@@ -1,30 +1,25 @@
-"""Markdown files and text files with "---" front matter (simple key: value lines, no YAML dependency)."""
+"""Markdown files and text files with "---" front matter: one article each."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from corpus.cleaning import headline_from_sentence, normalize_text, split_sentences
 from corpus.loaders.agency import is_headline
-from corpus.loaders.common import Provenance, RecordError, build_article, parse_datetime
+from corpus.loaders.common import (
+    Provenance,
+    RecordError,
+    build_article,
+    check_size,
+    language_code,
+    parse_datetime,
+    utf8_size,
+)
+from corpus.loaders.frontmatter import split_front_matter
 from corpus.models import LoadProblem, LoadResult
 
-_KEY_VALUE_RE = re.compile(r"([A-Za-z_][\w-]*)\s*:\s*(.*)")
-_KEYS = {
-    "title": "title",
-    "headline": "title",
-    "url": "url",
-    "link": "url",
-    "source": "source",
-    "agency": "source",
-    "published_at": "published_at",
-    "published": "published_at",
-    "date": "published_at",
-    "language": "language",
-    "lang": "language",
-    "id": "id",
-}
+__all__ = ["load_front_matter_text", "markdown_to_text", "split_front_matter"]
+
 _FENCE_RE = re.compile(r"^\s*(?:```|~~~)")
 _HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
 _SETEXT_RE = re.compile(r"^\s{0,3}(?:=+|-+)\s*$")
@@ -39,44 +34,6 @@ _EMPHASIS_RE = re.compile(r"(\*\*|\*|~~)(?=\S)(.+?)(?<=\S)\1")
 _UNDERSCORE_RE = re.compile(r"(?<!\w)(__|_)(?=\S)(.+?)(?<=\S)\1(?!\w)")
 _CODE_RE = re.compile(r"`+([^`]*)`+")
 _HTML_TAG_RE = re.compile(r"</?[A-Za-z][^>]{0,200}>")
-
-
-@dataclass
-class FrontMatter:
-    """Values read from front matter, with the 1-based line of each key."""
-
-    values: dict[str, str] = field(default_factory=dict)
-    lines: dict[str, int] = field(default_factory=dict)
-
-
-def _unquote(value: str) -> str:
-    """Strip one pair of matching quotes around a front matter value."""
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    return value
-
-
-def split_front_matter(text: str) -> tuple[FrontMatter | None, list[str], int]:
-    """Return (front matter or None, remaining lines, 1-based number of the first remaining line)."""
-    lines = text.split("\n")
-    if not lines or lines[0].strip() != "---":
-        return None, lines, 1
-    for end in range(1, len(lines)):
-        if lines[end].strip() in ("---", "..."):
-            break
-    else:
-        return None, lines, 1
-    meta = FrontMatter()
-    for number in range(1, end):
-        match = _KEY_VALUE_RE.fullmatch(lines[number].strip())
-        # Indented lines and list items belong to YAML structures we do not need (tags, authors).
-        if match and not lines[number][:1].isspace():
-            key = _KEYS.get(match.group(1).lower())
-            if key and key not in meta.values:
-                meta.values[key] = _unquote(match.group(2))
-                meta.lines[key] = number + 1
-    return meta, lines[end + 1 :], end + 2
 
 
 def _strip_inline(line: str) -> str:
@@ -145,10 +102,16 @@ def markdown_to_text(lines: list[str], markdown: bool) -> tuple[str | None, str]
 
 def load_front_matter_text(text: str, path: str, prov: Provenance, markdown: bool) -> LoadResult:
     """Load one article from markdown (or text with front matter); a bad date is reported but not fatal."""
+    try:
+        # The whole file is one article: refuse it before the line-by-line markdown work.
+        check_size(utf8_size(text), prov.settings, "file (one article)")
+    except RecordError as exc:
+        return LoadResult(problems=(LoadProblem(path, None, str(exc)),))
     problems: list[LoadProblem] = []
     meta, lines, first_line = split_front_matter(text)
     if meta is None and lines and lines[0].strip() == "---":
         problems.append(LoadProblem(path, 1, "front matter is not closed by a '---' line; read as text"))
+    problems += [LoadProblem(path, line, reason) for line, reason in (meta.problems if meta else ())]
     values = meta.values if meta else {}
     heading, body = markdown_to_text(lines, markdown)
     title = values.get("title") or heading
@@ -168,6 +131,14 @@ def load_front_matter_text(text: str, path: str, prov: Provenance, markdown: boo
         except RecordError as exc:
             line = meta.lines["published_at"] if meta else None
             problems.append(LoadProblem(path, line, f"{exc}; loaded without a date"))
+    language = None
+    if values.get("language"):
+        try:
+            language = language_code(values["language"])
+        except RecordError as exc:
+            line = meta.lines["language"] if meta else None
+            default = prov.settings.default_language
+            problems.append(LoadProblem(path, line, f"{exc}; loaded with the default language {default!r}"))
     try:
         article = build_article(
             prov,
@@ -176,7 +147,7 @@ def load_front_matter_text(text: str, path: str, prov: Provenance, markdown: boo
             url=values.get("url"),
             source=values.get("source"),
             published_at=published_at,
-            language=values.get("language"),
+            language=language,
             explicit_id=values.get("id"),
         )
     except RecordError as exc:

@@ -414,6 +414,7 @@ def test_iter_input_files_expands_folders(tmp_path: Path) -> None:
         single,
     ]
     assert [(Path(p.path).name, p.reason.split(";")[0]) for p in problems] == [
+        ("corpus", "skipped 1 file of unsupported type (1 .pdf)"),
         ("data.csv", "unsupported file type '.csv'"),
         ("nope", "no such file or folder"),
     ]

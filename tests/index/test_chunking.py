@@ -32,3 +32,14 @@ def test_short_article_is_one_chunk_and_hash_is_stable() -> None:
 
 def test_empty_body_gives_no_chunks() -> None:
     assert chunk_article(Article(id="e", title="t", body=""), 120, 1) == []
+
+
+def test_a_sentence_without_full_stops_is_cut_into_passages_not_dropped() -> None:
+    # Issue 12: one huge "sentence" became one passage the embedder read only the start of.
+    words = [f"w{i}" for i in range(1000)]
+    article = Article(id="l", title="A list", body=" ".join(words) + "\n" + "x" * 10_000)
+    chunks = chunk_article(article, chunk_words=120, overlap_sentences=1)
+    texts = [c.text for c in chunks]
+    assert all(len(t.split()) <= 120 and len(t) <= 120 * 20 for t in texts)
+    assert " ".join(texts[:-5]).split() == words  # every word, in order, once
+    assert "".join(texts[-5:]) == "x" * 10_000  # a 10,000-character "word" in five pieces
