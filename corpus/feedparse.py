@@ -19,6 +19,7 @@ from corpus.errors import FetchError
 from corpus.fetch import FetchResult, looks_binary
 from corpus.loaders import load_html
 from corpus.models import Article, stable_id
+from corpus.pagetext import fallback_text
 from corpus.settings import FeedSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,11 @@ _HTML_START = re.compile(
 _PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 # A feed "content" counts as full text only when it is clearly longer than the summary.
 FULL_TEXT_MIN_WORDS = 120
+# A page's text is the article when it has this many words and is longer than the feed's summary, or else
+# when it has this share of the summary's words (a brief whose feed carries it whole).
+MIN_PAGE_WORDS = 20
+SUMMARY_COVERED = 0.75
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,11 @@ def parse_feed(
     )
 
 
+def entry_id(source: str, url: str) -> str:
+    """The id of a feed entry's article, derived from its link."""
+    return stable_id(url)
+
+
 def _entry_item(entry: Any, feed: FeedSettings, language: str, fetched_at: datetime) -> FeedItem | None:
     title = html_to_text(entry.get("title", "") or "").replace("\n", " ")
     body, summary = _entry_text(entry)
@@ -136,7 +147,7 @@ def _entry_item(entry: Any, feed: FeedSettings, language: str, fetched_at: datet
     url = canonical_url(link) if link else None
     published = _datetime(entry.get("published_parsed")) or _datetime(entry.get("updated_parsed"))
     article = Article(
-        id=stable_id(url)
+        id=entry_id(feed.source, url)
         if url
         else stable_id(feed.source, title, published.isoformat() if published else ""),
         title=title or body.split("\n")[0][:120],
@@ -159,11 +170,30 @@ def full_text_article(page: FetchResult, item: FeedItem, settings: Settings) -> 
         raise FetchError(f"article page is not HTML ({page.content_type or 'binary'}): {page.final_url}")
     art = item.article
     started = time.monotonic()
-    body = _page_body(page.text(), art, settings)
+    page_html = page.text()
+    body = _page_body(page_html, art, settings)
+    if not is_article_text(body, art.body):
+        # The main extractor found nothing or too little (short briefs): read the page plainly instead.
+        body = fallback_text(page_html, art.title)
     log.debug("extracted %d chars from %s in %.2fs", len(body), page.final_url, time.monotonic() - started)
-    if len(body.split()) < 20 or len(body) <= len(art.body):
+    if not is_article_text(body, art.body):
         raise FetchError(f"no article text found on the page: {page.final_url}")
     return replace(art, body=body, hash="")
+
+
+def is_article_text(body: str, summary: str) -> bool:
+    """True when a page's text is the article: longer than the feed's summary, or saying what it says.
+
+    A short text counts only when it covers the summary's words, so that a cookie wall or a caption is
+    never taken for a brief.
+    """
+    if not body.strip():
+        return False
+    if len(body.split()) >= MIN_PAGE_WORDS and len(body) > len(summary):
+        return True
+    wanted = set(_WORDS.findall(summary.casefold()))
+    found = wanted & set(_WORDS.findall(body.casefold()))
+    return bool(wanted) and len(found) >= SUMMARY_COVERED * len(wanted)
 
 
 def _page_body(page_html: str, art: Article, settings: Settings) -> str:
