@@ -182,15 +182,12 @@ def full_text_article(page: FetchResult, item: FeedItem, settings: Settings) -> 
 
 
 def is_article_text(body: str, summary: str) -> bool:
-    """True when a page's text is the article: longer than the feed's summary, or saying what it says.
-
-    A short text counts only when it covers the summary's words, so that a cookie wall or a caption is
-    never taken for a brief.
-    """
+    """True when a page's text is the article: longer than the feed's summary, or saying what it says."""
     if not body.strip():
         return False
     if len(body.split()) >= MIN_PAGE_WORDS and len(body) > len(summary):
         return True
+    # A shorter text must carry the summary's words, so that a cookie wall or a caption is never a brief.
     wanted = set(_WORDS.findall(summary.casefold()))
     found = wanted & set(_WORDS.findall(body.casefold()))
     return bool(wanted) and len(found) >= SUMMARY_COVERED * len(wanted)

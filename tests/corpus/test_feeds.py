@@ -192,15 +192,19 @@ def test_failed_article_page_keeps_the_summary_and_is_retried(server: FeedServer
     assert [e.url for e in report.page_errors] == [server.url("/article/2")]
     bridge = ingest.store.find_by_url(server.url("/article/2"))
     assert bridge is not None and bridge.body == "The bridge reopened."
-    assert feed_stats(settings)[0].etag is None  # so the next poll fetches the feed again
+    [status] = feed_stats(settings)
+    assert status.etag == '"sum-1"' and [r.url for r in status.retries] == [server.url("/article/2")]
     server.routes["/article/2"] = Route(page("Bridge reopens", "The bridge"), content_type="text/html")
     server.reset()
+    report = poll_feeds(settings, ingest)  # the retry waits one poll
+    assert [h.status for h in server.hits] == [304] and report.pages_deferred == 1
+    server.reset()
     report = poll_feeds(settings, ingest)
-    assert not server.hits_for("/summaries")[0].conditional and not server.hits_for("/article/1")
+    assert [(h.path, h.status) for h in server.hits] == [("/summaries", 304), ("/article/2", 200)]
     assert report.articles_updated == 1 and report.page_errors == ()
     bridge = ingest.store.find_by_url(server.url("/article/2"))
     assert bridge is not None and "The bridge was the subject of paragraph 4" in bridge.body
-    assert feed_stats(settings)[0].etag == '"sum-1"'
+    assert feed_stats(settings)[0].retries == ()
 
 
 def test_a_crash_while_ingesting_one_feed_keeps_the_others_and_retries_it(
