@@ -131,8 +131,10 @@ def parse_feed(
 
 
 def entry_id(source: str, url: str) -> str:
-    """The id of a feed entry's article, derived from its link."""
-    return stable_id(url)
+    """The id of a feed entry's article: its link as published by its source."""
+    # Two sources listing one link keep an article each: neither rewrites the other's title, text and
+    # attribution (with the link alone as the id they overwrote each other on every poll).
+    return stable_id(source, url)
 
 
 def _entry_item(entry: Any, feed: FeedSettings, language: str, fetched_at: datetime) -> FeedItem | None:

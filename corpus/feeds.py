@@ -132,14 +132,15 @@ class _Poller:
         self.store = store
         self.pages = pages
 
-    def stored_by_url(self, urls: Sequence[str]) -> dict[str, _Stored]:
-        """What is stored under each URL (after near-duplicate re-keying the id may differ from the URL's)."""
+    def stored_by_url(self, source: str, urls: Sequence[str]) -> dict[str, _Stored]:
+        """What a source has stored under each URL (after near-duplicate re-keying the id may differ)."""
         out: dict[str, _Stored] = {}
         for start in range(0, len(urls), 500):
             part = urls[start : start + 500]
             rows = self.store.execute(
-                f"SELECT id, url, hash, fetched_at FROM articles WHERE url IN ({','.join('?' * len(part))})",
-                part,
+                "SELECT id, url, hash, fetched_at FROM articles"
+                f" WHERE source = ? AND url IN ({','.join('?' * len(part))})",
+                [source, *part],
             )
             out.update({r["url"]: _Stored(r["id"], r["hash"], r["fetched_at"]) for r in rows})
         return out
@@ -166,7 +167,7 @@ class _Poller:
             items = parsed.items
         listed = frozenset(i.article.url for i in items if i.article.url)
         due = [r for r in retries.values() if r.due and r.url not in listed]
-        stored = self.stored_by_url([*listed, *(r.url for r in due)])
+        stored = self.stored_by_url(feed.source, [*listed, *(r.url for r in due)])
         keep: list[Article] = []
         wanted: list[tuple[FeedItem, _Stored | None, bool]] = []
         for item in items:
