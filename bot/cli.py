@@ -97,6 +97,8 @@ def print_poll_report(report: PollReport) -> None:
         click.echo(f"warning: feed {failure}", err=True)
     for failure in report.page_errors:
         click.echo(f"warning: article page {failure}", err=True)
+    for failure in report.entry_problems:
+        click.echo(f"warning: feed entry {failure}", err=True)
     if report.pages_deferred:
         click.echo(f"{report.pages_deferred} article page(s) wait for a retry (`newsbot feeds list`)")
 

@@ -82,6 +82,8 @@ class PollReport:
     seconds: float = 0.0
     # Article pages not fetched at this poll because their next attempt is not due yet.
     pages_deferred: int = 0
+    # Entries skipped (cut off in a malformed feed) or stored without a part (an impossible date).
+    entry_problems: tuple[FeedFailure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class _Outcome:
     pages: tuple[_Page, ...] = ()
     retries: tuple[PageRetry, ...] = ()
     deferred: int = 0
+    entry_problems: tuple[FeedFailure, ...] = ()
 
     @property
     def page_errors(self) -> tuple[FeedFailure, ...]:
@@ -154,6 +157,8 @@ class _Poller:
         """
         result = self.fetcher.get(feed.url, etag=etag, last_modified=last_modified)
         items: tuple[FeedItem, ...] = ()
+        problems: tuple[FeedFailure, ...] = ()
+        etag, last_modified = result.etag, result.last_modified
         if not result.not_modified:
             parsed = parse_feed(
                 result.content,
@@ -165,6 +170,12 @@ class _Poller:
             if parsed.warning:
                 log.warning("feed %s (%s): %s", feed.source, feed.url, parsed.warning)
             items = parsed.items
+            problems = tuple(FeedFailure(feed.source, p.link or feed.url, p.reason) for p in parsed.problems)
+            for p in parsed.problems:
+                log.warning("feed %s (%s): entry %r: %s", feed.source, feed.url, p.title, p.reason)
+            if any(p.skipped for p in parsed.problems):
+                # Entries were cut off: without validators the next poll gets the whole feed again.
+                etag = last_modified = None
         listed = frozenset(i.article.url for i in items if i.article.url)
         due = [r for r in retries.values() if r.due and r.url not in listed]
         stored = self.stored_by_url(feed.source, [*listed, *(r.url for r in due)])
@@ -198,12 +209,13 @@ class _Poller:
             result.not_modified,
             tuple(keep),
             len(items),
-            result.etag,
-            result.last_modified,
+            etag,
+            last_modified,
             listed,
             pages,
             tuple(retries.values()),
             deferred,
+            problems,
         )
 
     def page(self, feed: FeedSettings, item: FeedItem, old: _Stored | None, new_summary: bool) -> _Page:
@@ -270,6 +282,7 @@ def poll_feeds(
     store = ArticleStore(articles_db(settings))
     failed: list[FeedFailure] = []
     page_errors: list[FeedFailure] = []
+    entry_problems: list[FeedFailure] = []
     totals = dict.fromkeys(
         ("fetched", "not_modified", "seen", "ingested", "new", "updated", "passages", "embedded", "deferred"),
         0,
@@ -299,6 +312,7 @@ def poll_feeds(
             else:
                 _record(state, outcome, report, totals, cap)
                 page_errors.extend(outcome.page_errors)
+                entry_problems.extend(outcome.entry_problems)
             if progress is not None:
                 progress("feeds", done, len(feeds))
     finally:
@@ -322,6 +336,7 @@ def poll_feeds(
         requests=fetcher.requests,
         seconds=time.monotonic() - started,
         pages_deferred=totals["deferred"],
+        entry_problems=tuple(entry_problems),
     )
     log.info(
         "polled %d feeds: %d changed, %d unchanged, %d failed; %d new and %d updated articles; %d requests",

@@ -1,11 +1,13 @@
-"""Feed entries that used to be lost or garbled (issue 12): shared links."""
+"""Feed entries that used to be lost or garbled (issue 12): impossible dates, shared links, cut-off feeds."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from corpus.feeds import poll_feeds
+import pytest
+
+from corpus.feeds import feed_stats, poll_feeds
 from corpus.settings import FeedSettings
 from tests.corpus.feed_server import Entry, Route, StoreIngest, para, rss2, running_server, settings_for
 
@@ -24,6 +26,37 @@ def channel(*items: str) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Osk Agency</title>'
         f"<link>http://127.0.0.1/</link><description>d</description>{''.join(items)}</channel></rss>"
     ).encode()
+
+
+@pytest.mark.parametrize("bad_date", ["Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 0001 00:00:00 GMT"])
+def test_an_impossible_date_costs_the_entry_its_date_not_the_feed(tmp_path: Path, bad_date: str) -> None:
+    with running_server() as server:
+        good = item(
+            "Ferry fares rise",
+            server.url("/a/fares"),
+            "Ferry fares rise by 4 percent.",
+            "Mon, 02 Mar 2026 10:00:00 GMT",
+        )
+        bad = item(
+            "Osk dock strike ends", server.url("/a/strike"), "Dock workers ended their strike.", bad_date
+        )
+        server.routes["/feed"] = Route(channel(good, bad), etag='"1"')
+        config = settings_for(tmp_path, [FeedSettings(url=server.url("/feed"), source="Osk Agency")])
+        ingest = StoreIngest(config)
+        report = poll_feeds(config, ingest)
+        assert report.failed == () and report.articles_new == 2
+        [problem] = report.entry_problems
+        assert problem.url == server.url("/a/strike") and "stored without a date" in problem.reason
+        assert bad_date in problem.reason
+        fares = ingest.store.find_by_url(server.url("/a/fares"))
+        strike = ingest.store.find_by_url(server.url("/a/strike"))
+        assert fares is not None and fares.published_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+        assert (
+            strike is not None
+            and strike.published_at is None
+            and strike.body == "Dock workers ended their strike."
+        )
+        assert feed_stats(config)[0].healthy and feed_stats(config)[0].etag == '"1"'
 
 
 def test_two_sources_sharing_a_link_keep_their_own_article(tmp_path: Path) -> None:
@@ -86,3 +119,51 @@ def test_a_near_copy_of_another_sources_article_under_its_link_does_not_take_it_
             assert report.articles_updated == 0 and report.articles_new == 0
             [stored] = ingest.store.iter_articles()
             assert stored.source == "Osk Agency" and "residents" in stored.body
+
+
+def test_a_feed_cut_off_mid_entry_stores_no_headline_only_article(tmp_path: Path) -> None:
+    with running_server() as server:
+        first = item(
+            "Ferry fares rise",
+            server.url("/a/fares"),
+            "Ferry fares rise by 4 percent.",
+            "Mon, 02 Mar 2026 10:00:00 GMT",
+        )
+        second = item(
+            "Hello world",
+            server.url("/a/hello"),
+            "The harbour opened a new terminal on Monday.",
+            "Mon, 02 Mar 2026 11:00:00 GMT",
+        )
+        whole = channel(first, second)
+        cut = whole[: whole.index(b"</title>", whole.index(b"Hello world")) + len(b"</title>")]
+        server.routes["/feed"] = Route(cut, etag='"1"')
+        config = settings_for(tmp_path, [FeedSettings(url=server.url("/feed"), source="Osk Agency")])
+        ingest = StoreIngest(config)
+        report = poll_feeds(config, ingest)
+        assert report.failed == () and [a.title for a in ingest.store.iter_articles()] == ["Ferry fares rise"]
+        [problem] = report.entry_problems
+        assert "cut off" in problem.reason
+        # The same ETag with the whole feed behind it: the next poll must not be answered 304.
+        server.routes["/feed"] = Route(whole, etag='"1"')
+        server.reset()
+        report = poll_feeds(config, ingest)
+        assert not server.hits_for("/feed")[0].conditional and report.articles_new == 1
+        hello = ingest.store.find_by_url(server.url("/a/hello"))
+        assert hello is not None and hello.body == "The harbour opened a new terminal on Monday."
+        assert all(len(a.body) > 11 for a in ingest.store.iter_articles())
+
+
+def test_entries_of_a_well_formed_feed_are_all_kept(tmp_path: Path) -> None:
+    with running_server() as server:
+        headline_only = "<item><title>Ferry fares rise</title><link>{}</link></item>".format(
+            server.url("/a/fares")
+        )
+        server.routes["/feed"] = Route(channel(headline_only), etag='"1"')
+        config = settings_for(tmp_path, [FeedSettings(url=server.url("/feed"), source="Osk Agency")])
+        ingest = StoreIngest(config)
+        report = poll_feeds(config, ingest)
+        assert report.entry_problems == () and [a.body for a in ingest.store.iter_articles()] == [
+            "Ferry fares rise"
+        ]
+        assert feed_stats(config)[0].etag == '"1"'
