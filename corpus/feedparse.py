@@ -39,7 +39,7 @@ FULL_TEXT_MIN_WORDS = 120
 MIN_PAGE_WORDS = 20
 SUMMARY_COVERED = 0.75
 _WORDS = re.compile(r"\w+")
-# Dates outside these bounds are placeholders or typos ("31 Dec 9999"), which would sort first or last forever.
+# Dates outside these bounds are placeholders or typos ("31 Dec 9999") that would sort first or last forever.
 EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 
@@ -218,19 +218,20 @@ def full_text_article(page: FetchResult, item: FeedItem, settings: Settings) -> 
     started = time.monotonic()
     page_html = page.text()
     body = _page_body(page_html, art, settings)
-    if not is_article_text(body, art.body):
+    if not is_article_text(body, art.body, art.title):
         # The main extractor found nothing or too little (short briefs): read the page plainly instead.
         body = fallback_text(page_html, art.title)
     log.debug("extracted %d chars from %s in %.2fs", len(body), page.final_url, time.monotonic() - started)
-    if not is_article_text(body, art.body):
+    if not is_article_text(body, art.body, art.title):
         raise FetchError(f"no article text found on the page: {page.final_url}")
     return replace(art, body=body, hash="")
 
 
-def is_article_text(body: str, summary: str) -> bool:
+def is_article_text(body: str, summary: str, title: str = "") -> bool:
     """True when a page's text is the article: longer than the feed's summary, or saying what it says."""
-    if not body.strip():
-        return False
+    text = " ".join(body.split()).casefold()
+    if not text or text == " ".join(title.split()).casefold():
+        return False  # a page whose only text is its headline (a photo page) has no article text
     if len(body.split()) >= MIN_PAGE_WORDS and len(body) > len(summary):
         return True
     # A shorter text must carry the summary's words, so that a cookie wall or a caption is never a brief.

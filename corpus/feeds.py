@@ -219,7 +219,7 @@ class _Poller:
         )
 
     def page(self, feed: FeedSettings, item: FeedItem, old: _Stored | None, new_summary: bool) -> _Page:
-        """The full-text article; on failure the summary (when none or an older one is stored) and the error."""
+        """The full-text article; on failure the summary (unless it is stored already) and the error."""
         url = item.article.url or ""
         try:
             page = self.fetcher.get(url, accept=PAGE_ACCEPT)
@@ -236,7 +236,7 @@ class _Poller:
 
 
 def _page_due(item: FeedItem, retry: PageRetry | None) -> bool:
-    """True when an item's page is to be fetched: it never failed, its retry is due, or the entry changed since."""
+    """True when an item's page is fetched now: it never failed, its retry is due, or the entry changed since."""
     if retry is None or retry.due:
         return True
     updated, failed = item.updated_at, retry.last_failed

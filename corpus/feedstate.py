@@ -251,7 +251,8 @@ class FeedStateStore:
         wait = retry_wait(attempts, cap)
         self._write(
             "INSERT INTO page_retries (feed, url, title, summary, source, published_at, language, attempts,"
-            " wait, gave_up, last_error, first_failed, last_failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " wait, gave_up, last_error, first_failed, last_failed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (feed, url) DO UPDATE SET title = excluded.title, summary = excluded.summary,"
             " source = excluded.source, published_at = excluded.published_at, language = excluded.language,"
             " attempts = excluded.attempts, wait = excluded.wait, gave_up = excluded.gave_up,"

@@ -23,8 +23,8 @@ _CHROME = frozenset(
 )  # fmt: skip
 _BLOCKS = frozenset(
     {
-        "address", "article", "blockquote", "body", "dd", "div", "dl", "dt", "h1", "h2", "h3", "h4", "h5", "h6",
-        "header", "hr", "li", "main", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul", "br",
+        "address", "article", "blockquote", "body", "dd", "div", "dl", "dt", "h1", "h2", "h3", "h4", "h5",
+        "h6", "header", "hr", "li", "main", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul", "br",
     }
 )  # fmt: skip
 # Class or id words of page parts that are never the story (whole words, so "lead" or "header" survive).

@@ -107,7 +107,8 @@ def test_feeds_list_shows_the_pages_waiting_for_a_retry(
         config = cli_env / "settings.toml"
         config.write_text(
             "[corpus]\npaths = []\nfetch_timeout_seconds = 2\n"
-            f'[[corpus.feeds]]\nurl = "{server.url("/briefs")}"\nsource = "Osk Agency"\nfetch_full_text = true\n'
+            f'[[corpus.feeds]]\nurl = "{server.url("/briefs")}"\n'
+            'source = "Osk Agency"\nfetch_full_text = true\n'
         )
         code, out, err = run(["--config", str(config), "ingest", "--feeds", "--quiet"], capsys)
         assert code == 0 and "1 new" in out and "no article text found" in err

@@ -1,4 +1,4 @@
-"""Article pages of summary feeds (issue 15): short briefs are extracted, failed pages retried on a backoff."""
+"""Article pages of summary feeds (issue 15): short briefs extracted, failed pages retried on a backoff."""
 
 from __future__ import annotations
 
@@ -207,7 +207,7 @@ def test_the_backoff_doubles_up_to_a_day_of_polls_then_gives_up() -> None:
 
 def test_plain_reading_takes_the_largest_text_block_without_chrome() -> None:
     html = (
-        "<html><body><div class='top'><a href='/'>Home</a> <a href='/w'>World</a> <a href='/b'>Business</a></div>"
+        "<html><body><div class='top'><a href='/'>Home</a> <a href='/w'>World</a></div>"
         "<div class='wrap'><div class='story'><h1>Osk dock strike ends</h1>"
         f"<p>{BRIEF}</p><p>The deal runs for two years, the union said.</p></div>"
         "<div class='cookie-notice'><p>We use cookies to improve your experience on this website.</p></div>"
@@ -220,19 +220,22 @@ def test_plain_reading_takes_the_largest_text_block_without_chrome() -> None:
     assert fallback_text(IMAGE_ONLY.decode()) == ""
 
 
+LONG_HEADLINE = (
+    "Dock workers in Osk end their nine-day strike after port operators sign a 7 percent wage deal with"
+    " the union"
+)
+
+
 @pytest.mark.parametrize(
     ("body", "summary", "is_article"),
     [
         (BRIEF, "Dock workers ended their strike.", True),  # longer than the summary, 21 words
-        (
-            BRIEF,
-            f"{BRIEF} Read the full story on our website.",
-            True,
-        ),  # the summary's words, without its tail
+        (BRIEF, f"{BRIEF} Read the full story on our website.", True),  # the summary's words, not its tail
         ("Please accept cookies to continue reading.", "Dock strike ends.", False),  # short and unrelated
         ("", "Dock strike ends.", False),
         ("Dock strike ends after a wage deal.", "Dock strike ends.", True),  # a short brief that says it
+        (LONG_HEADLINE, "Dock workers ended their strike.", False),  # a photo page: its headline only
     ],
 )
 def test_what_counts_as_the_article_text_of_a_page(body: str, summary: str, is_article: bool) -> None:
-    assert is_article_text(body, summary) is is_article
+    assert is_article_text(body, summary, title=LONG_HEADLINE) is is_article
