@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import httpx
 
 from corpus.errors import FetchError
-from corpus.feedparse import FeedItem, entry_id, full_text_article, parse_feed
+from corpus.feedparse import EntryProblem, FeedItem, entry_id, full_text_article, parse_feed
 from corpus.feedstate import (
     FeedStateStore,
     FeedStatus,
@@ -157,7 +157,7 @@ class _Poller:
         """
         result = self.fetcher.get(feed.url, etag=etag, last_modified=last_modified)
         items: tuple[FeedItem, ...] = ()
-        problems: tuple[FeedFailure, ...] = ()
+        problems: tuple[EntryProblem, ...] = ()
         etag, last_modified = result.etag, result.last_modified
         if not result.not_modified:
             parsed = parse_feed(
@@ -169,38 +169,20 @@ class _Poller:
             )
             if parsed.warning:
                 log.warning("feed %s (%s): %s", feed.source, feed.url, parsed.warning)
-            items = parsed.items
-            problems = tuple(FeedFailure(feed.source, p.link or feed.url, p.reason) for p in parsed.problems)
-            for p in parsed.problems:
+            items, problems = parsed.items, parsed.problems
+            for p in problems:
                 log.warning("feed %s (%s): entry %r: %s", feed.source, feed.url, p.title, p.reason)
-            if any(p.skipped for p in parsed.problems):
-                # Entries were cut off: without validators the next poll gets the whole feed again.
-                etag = last_modified = None
+        cut_off = any(p.skipped for p in problems)
+        if cut_off:
+            # Entries were cut off: without validators the next poll gets the whole feed again.
+            etag = last_modified = None
         listed = frozenset(i.article.url for i in items if i.article.url)
         due = [r for r in retries.values() if r.due and r.url not in listed]
         stored = self.stored_by_url(feed.source, [*listed, *(r.url for r in due)])
-        keep: list[Article] = []
-        wanted: list[tuple[FeedItem, _Stored | None, bool]] = []
-        for item in items:
-            old = stored.get(item.article.url or "")
-            art = item.article if old is None else replace(item.article, id=old.id)
-            if item.summary_only and feed.fetch_full_text and art.url:
-                retry = retries.get(art.url)
-                # While its page is retried, what is stored of an item is its summary.
-                waiting = retry is not None and not retry.gave_up
-                changed = old is not None and old.hash != art.hash
-                if not (waiting or old is None or not changed or _updated_since(item, old)):
-                    continue
-                if _page_due(item, retry):
-                    wanted.append((replace(item, article=art), old, waiting and changed))
-                elif waiting and changed:
-                    keep.append(art)
-            elif old is None or old.hash != art.hash:
-                keep.append(art)
+        keep, wanted = _plan(feed, items, stored, retries)
         # Pages still failing whose items are not in this response (a 304, or the item left the feed).
         wanted += [(_retry_item(r, feed, stored.get(r.url)), stored.get(r.url), False) for r in due]
         fetching = {item.article.url for item, _, _ in wanted}
-        deferred = sum(1 for r in retries.values() if not r.gave_up and r.url not in fetching)
         futures = [self.pages.submit(self.page, feed, *want) for want in wanted]
         pages = tuple(future.result() for future in futures)
         keep += [p.article for p in pages if p.article is not None]
@@ -211,11 +193,12 @@ class _Poller:
             len(items),
             etag,
             last_modified,
-            listed,
+            # A cut-off feed does not list every item: no retry record is dropped for missing from it.
+            listed | frozenset(retries) if cut_off else listed,
             pages,
             tuple(retries.values()),
-            deferred,
-            problems,
+            sum(1 for r in retries.values() if not r.gave_up and r.url not in fetching),
+            tuple(FeedFailure(feed.source, p.link or feed.url, p.reason) for p in problems),
         )
 
     def page(self, feed: FeedSettings, item: FeedItem, old: _Stored | None, new_summary: bool) -> _Page:
@@ -233,6 +216,38 @@ class _Poller:
         # The summary keeps the story answerable until the page gives its text.
         fallback = item.article if old is None or new_summary else None
         return _Page(item.article, fallback, FeedFailure(feed.source, url, reason))
+
+
+_Wanted = tuple[FeedItem, _Stored | None, bool]
+
+
+def _plan(
+    feed: FeedSettings,
+    items: Sequence[FeedItem],
+    stored: dict[str, _Stored],
+    retries: dict[str, PageRetry],
+) -> tuple[list[Article], list[_Wanted]]:
+    """The articles to ingest as they are, and the pages to fetch (item, stored version, new summary)."""
+    keep: list[Article] = []
+    wanted: list[_Wanted] = []
+    for item in items:
+        old = stored.get(item.article.url or "")
+        art = item.article if old is None else replace(item.article, id=old.id)
+        if not (item.summary_only and feed.fetch_full_text and art.url):
+            if old is None or old.hash != art.hash:
+                keep.append(art)
+            continue
+        retry = retries.get(art.url)
+        # While its page is retried, what is stored of an item is its summary.
+        waiting = retry is not None and not retry.gave_up
+        changed = old is not None and old.hash != art.hash
+        if not (waiting or not changed or (old is not None and _updated_since(item, old))):
+            continue
+        if _page_due(item, retry):
+            wanted.append((replace(item, article=art), old, waiting and changed))
+        elif waiting and changed:
+            keep.append(art)
+    return keep, wanted
 
 
 def _page_due(item: FeedItem, retry: PageRetry | None) -> bool:
@@ -347,16 +362,12 @@ def poll_feeds(
 
 
 def _record(
-    state: FeedStateStore,
-    outcome: _Outcome,
-    report: IngestReport | None,
-    totals: dict[str, int],
-    cap: int,
+    state: FeedStateStore, outcome: _Outcome, report: IngestReport | None, totals: dict[str, int], cap: int
 ) -> None:
     """Persist a feed's success after its articles were ingested (committed), and add up the totals."""
     feed = outcome.feed
     state.tick_retries(feed.url)
-    before = {r.url: r for r in outcome.retries}
+    given_up = {r.url for r in outcome.retries if r.gave_up}
     for page in outcome.pages:
         url = page.item.url or ""
         if page.error is None:
@@ -364,7 +375,7 @@ def _record(
             continue
         state.record_error(feed.url, f"page {url}: {page.error.reason}", polled=False)
         retry = state.record_page_failure(feed.url, page.item, page.error.reason, cap)
-        if retry.gave_up and not (url in before and before[url].gave_up):
+        if retry.gave_up and url not in given_up:
             log.warning(
                 "feed %s: giving up on article page %s after %d attempts: %s",
                 feed.source, url, retry.attempts, page.error.reason,
