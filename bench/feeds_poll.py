@@ -1,8 +1,11 @@
 """Feed polling cost: N feeds x M entries served on 127.0.0.1, polled into the real NewsService.
 
 Scenarios: everything new (ingest throughput), nothing changed (one conditional request per feed, nothing
-embedded), one new entry in one feed. Requests are counted at the server. Article texts come from the
-RealTime QA news articles, read at run time (never copied into the repo), else are generated.
+embedded), one new entry in one feed. Then the same feeds as summaries whose article pages are fetched,
+with one page in ten unextractable (an image only): all new, nothing changed (still one 304 per feed, no
+page fetched), and the poll at which the failed pages' first retry is due. Requests are counted at the
+server. Article texts come from the RealTime QA news articles, read at run time (never copied into the
+repo), else are generated.
 """
 
 from __future__ import annotations
@@ -84,16 +87,18 @@ def load_stories(n: int, max_words: int, seed: int = 0) -> tuple[list[Story], st
     return stories, origin
 
 
-def rss(feed: int, stories: list[Story], base: str) -> bytes:
-    """An RSS 2.0 feed whose entries carry the full text in content:encoded."""
+def rss(feed: int, stories: list[Story], base: str, summaries: bool = False) -> bytes:
+    """An RSS 2.0 feed whose entries carry the full text in content:encoded, or only a summary."""
     items = []
     for s in stories:
         body = "".join(f"<p>{escape(p)}</p>" for p in s.paragraphs)
-        link = f"{base}/news/{feed}/{s.slug}?utm_source=rss"
+        content = "" if summaries else f"<content:encoded><![CDATA[{body}]]></content:encoded>"
+        link = f"{base}/{'page' if summaries else 'news'}/{feed}/{s.slug}?utm_source=rss"
+        summary = " ".join(s.paragraphs[0].split()[:25])
         items.append(
             f"<item><title>{escape(s.title)}</title><link>{escape(link)}</link><guid>{escape(link)}</guid>"
-            f"<pubDate>{format_datetime(s.published)}</pubDate><description>{escape(s.paragraphs[0])}"
-            f"</description><content:encoded><![CDATA[{body}]]></content:encoded></item>"
+            f"<pubDate>{format_datetime(s.published)}</pubDate><description>{escape(summary)}"
+            f"</description>{content}</item>"
         )
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"'
@@ -103,14 +108,27 @@ def rss(feed: int, stories: list[Story], base: str) -> bytes:
     ).encode()
 
 
+def article_page(story: Story, readable: bool) -> bytes:
+    """A story's page with site chrome; an unreadable one holds only a photo."""
+    body = "".join(f"<p>{escape(p)}</p>" for p in story.paragraphs) if readable else "<img src='/photo.jpg'>"
+    return (
+        f"<!doctype html><html><head><title>{escape(story.title)} | Bench</title></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
+        f"<article><h1>{escape(story.title)}</h1>{body}</article>"
+        "<footer><p>© 2026 Bench Agency. All rights reserved.</p></footer></body></html>"
+    ).encode()
+
+
 class Server:
     """Serves /feed/<i> with an ETag, answers 304 to a matching If-None-Match, counts requests."""
 
     def __init__(self) -> None:
         self.feeds: dict[str, tuple[bytes, str]] = {}
+        self.pages: dict[str, bytes] = {}
         self.lock = threading.Lock()
         self.requests = 0
         self.not_modified = 0
+        self.page_requests = 0
         bench = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -120,9 +138,19 @@ class Server:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
+                path = self.path.split("?")[0]
                 with bench.lock:
                     bench.requests += 1
-                    body, etag = bench.feeds.get(self.path, (b"", ""))
+                    page = bench.pages.get(path)
+                    bench.page_requests += page is not None
+                    body, etag = bench.feeds.get(path, (b"", ""))
+                if page is not None:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                    return
                 if etag and self.headers.get("If-None-Match") == etag:
                     with bench.lock:
                         bench.not_modified += 1
@@ -144,7 +172,7 @@ class Server:
 
     def reset(self) -> None:
         with self.lock:
-            self.requests = self.not_modified = 0
+            self.requests = self.not_modified = self.page_requests = 0
 
 
 @contextmanager
@@ -192,6 +220,9 @@ def row(name: str, server: Server, report: PollReport, ingest_seconds: float) ->
         name,
         str(server.requests),
         str(server.not_modified),
+        str(server.page_requests),
+        str(len(report.page_errors)),
+        str(report.pages_deferred),
         f"{secs - ingest_seconds:.2f}",
         f"{ingest_seconds:.2f}",
         str(report.articles_new + report.articles_updated),
@@ -201,6 +232,17 @@ def row(name: str, server: Server, report: PollReport, ingest_seconds: float) ->
         f"{(report.articles_new + report.articles_updated) / secs:.1f}" if secs else "-",
         f"{report.passages_indexed / secs:.1f}" if secs else "-",
     ]
+
+
+def poll(
+    name: str, server: Server, settings: Settings, target: Callable[[list[Article]], IngestReport]
+) -> list[str]:
+    """One poll of every feed, counted at the server; a feed failing is a bench error."""
+    server.reset()
+    timed = TimedIngest(target)
+    report = poll_feeds(settings, timed)
+    assert not report.failed, report.failed
+    return row(name, server, report, timed.seconds)
 
 
 def main() -> None:
@@ -214,38 +256,56 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    # Every failed page would log a warning; the table counts them.
+    logging.getLogger("corpus.feeds").setLevel(logging.ERROR)
     stories, origin = load_stories(args.feeds * args.entries, args.max_words)
     with serving() as server, tempfile.TemporaryDirectory() as tmp:
         per_feed = [stories[i * args.entries : (i + 1) * args.entries] for i in range(args.feeds)]
         for i, chunk in enumerate(per_feed):
             server.feeds[f"/feed/{i}"] = (rss(i, chunk, server.base), f'"{i}-1"')
+            server.feeds[f"/summaries/{i}"] = (rss(i, chunk, server.base, summaries=True), f'"s{i}-1"')
+            for j, story in enumerate(chunk):
+                server.pages[f"/page/{i}/{story.slug}"] = article_page(story, readable=j % 10 != 9)
         feeds = [
             FeedSettings(url=f"{server.base}/feed/{i}", source=f"Agency {i % 7}") for i in range(args.feeds)
         ]
+        summary_feeds = [
+            FeedSettings(url=f"{server.base}/summaries/{i}", source=f"Agency {i % 7}", fetch_full_text=True)
+            for i in range(args.feeds)
+        ]
         corpus = CorpusSettings(paths=[], feeds=feeds, per_host_concurrency=args.per_host)
-        settings = Settings(data_dir=Path(tmp), corpus=corpus)
+        settings = Settings(data_dir=Path(tmp) / "full", corpus=corpus)
+        # Its own data dir: the same stories again must count as new there.
+        paged = settings.model_copy(
+            update={
+                "data_dir": Path(tmp) / "pages",
+                "corpus": corpus.model_copy(update={"feeds": summary_feeds}),
+            }
+        )
         started = time.perf_counter()
         service = None if args.store_only else NewsService.open(settings)
+        paged_service = None if service is None else NewsService(paged, service.embedder)
         target = StoreIngest(settings) if service is None else service.ingest_articles
+        paged_target = StoreIngest(paged) if paged_service is None else paged_service.ingest_articles
         load = time.perf_counter() - started
         rows = []
         try:
-            for name, change in (("all new", False), ("nothing changed", False), ("1 new entry", True)):
-                if change:
-                    text = ("A new entry appeared in one feed of the benchmark. " * 10,)
-                    extra = Story("extra", "Breaking: bench story", text, datetime.now(UTC))
-                    server.feeds["/feed/0"] = (rss(0, [extra, *per_feed[0]], server.base), '"0-2"')
-                server.reset()
-                timed = TimedIngest(target)
-                report = poll_feeds(settings, timed)
-                assert not report.failed, report.failed
-                rows.append(row(name, server, report, timed.seconds))
+            rows.append(poll("all new", server, settings, target))
+            rows.append(poll("nothing changed", server, settings, target))
+            text = ("A new entry appeared in one feed of the benchmark. " * 10,)
+            extra = Story("extra", "Breaking: bench story", text, datetime.now(UTC))
+            server.feeds["/feed/0"] = (rss(0, [extra, *per_feed[0]], server.base), '"0-2"')
+            rows.append(poll("1 new entry", server, settings, target))
+            rows.append(poll("pages, 10% no text: all new", server, paged, paged_target))
+            rows.append(poll("pages: nothing changed", server, paged, paged_target))
+            rows.append(poll("pages: first retry due", server, paged, paged_target))
         finally:
-            if service is not None:
-                service.close()
+            for svc in (service, paged_service):
+                if svc is not None:
+                    svc.close()
     head = [
-        "scenario", "requests", "304s", "fetch+parse s", "ingest s", "articles", "passages", "embedded",
-        "total s", "articles/s", "passages/s",
+        "scenario", "requests", "304s", "pages", "page errors", "pages waiting", "fetch+parse s", "ingest s",
+        "articles", "passages", "embedded", "total s", "articles/s", "passages/s",
     ]  # fmt: skip
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     mode = "store only, no index" if args.store_only else f"NewsService, model load {load:.1f} s"

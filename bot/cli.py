@@ -101,6 +101,10 @@ def print_poll_report(report: PollReport) -> None:
         click.echo(f"warning: feed {failure}", err=True)
     for failure in report.page_errors:
         click.echo(f"warning: article page {failure}", err=True)
+    for failure in report.entry_problems:
+        click.echo(f"warning: feed entry {failure}", err=True)
+    if report.pages_deferred:
+        click.echo(f"{report.pages_deferred} article page(s) wait for a retry (`newsbot feeds list`)")
 
 
 class BatchQuestion(BaseModel):
@@ -322,6 +326,15 @@ def feeds_list(ctx: click.Context, as_json: bool) -> None:
             f"{s.source}{origin}: {s.url}\n  {status}; errors {s.error_count}, articles seen {s.articles_seen},"
             f" new {s.articles_new}"
         )
+        for r in s.retries:
+            if r.gave_up:
+                click.echo(f"  page given up after {r.attempts} attempts: {r.url}: {r.last_error}")
+            else:
+                # wait counts the polls skipped before the next attempt.
+                when = "at the next poll" if r.wait == 0 else f"in {r.wait + 1} polls"
+                click.echo(
+                    f"  page waiting for a retry {when} ({r.attempts} failed so far): {r.url}: {r.last_error}"
+                )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -164,6 +164,7 @@ class _Version:
     url: str | None
     tokens: Shingles
     title_words: frozenset[str]
+    source: str | None
 
 
 def title_words(title: str) -> frozenset[str]:
@@ -181,6 +182,13 @@ def same_headline_topic(a: frozenset[str], b: frozenset[str]) -> bool:
     if not a or not b:
         return True
     return len(a & b) >= TITLE_MIN_OVERLAP * len(a | b)
+
+
+def _same_link_elsewhere(art: Article, old: _Version) -> bool:
+    """True when a stored version has the article's own link but comes from another source."""
+    if not art.url or not old.url or art.source == old.source:
+        return False
+    return canonical_url(art.url) == canonical_url(old.url)
 
 
 def _sync_index(store: ArticleStore, threshold: float) -> float:
@@ -259,7 +267,8 @@ def _stored_candidates(
     for start in range(0, len(tokens), 500):
         part = tokens[start : start + 500]
         sql = (
-            "SELECT d.article_id, d.shingles, a.url, a.title, COALESCE(a.published_at, a.fetched_at) AS at"
+            "SELECT d.article_id, d.shingles, a.url, a.title, a.source,"
+            " COALESCE(a.published_at, a.fetched_at) AS at"
             " FROM near_dup_docs d JOIN articles a ON a.id = d.article_id"
             " WHERE d.article_id IN"
             f" (SELECT t.article_id FROM near_dup_tokens t WHERE t.token IN ({','.join('?' * len(part))}))"
@@ -276,6 +285,7 @@ def _stored_candidates(
                 row["url"],
                 np.frombuffer(row["shingles"], dtype=np.int64),
                 title_words(row["title"]),
+                row["source"],
             )
     return list(found.values())
 
@@ -287,7 +297,8 @@ def resolve_near_duplicates(
 
     Candidates are stored articles (published within window_days of the incoming one) and earlier incoming
     ones. An article whose id is already stored is an update of itself, unless that id now holds a newer
-    republication under another URL, in which case the older version is dropped.
+    republication under another URL, in which case the older version is dropped. A near-duplicate with the
+    same link from another source is dropped too: one source never takes over another's article.
     """
     if not articles:
         return []
@@ -301,7 +312,9 @@ def resolve_near_duplicates(
 
     def keep(article_id: str, art: Article, tokens: Shingles, pre: Iterable[int]) -> None:
         out[article_id] = replace(art, id=article_id) if art.id != article_id else art
-        versions[article_id] = _Version(article_id, _when(art), art.url, tokens, title_words(art.title))
+        versions[article_id] = _Version(
+            article_id, _when(art), art.url, tokens, title_words(art.title), art.source
+        )
         for tok in pre:
             batch_index.setdefault(tok, set()).add(article_id)
 
@@ -338,6 +351,17 @@ def resolve_near_duplicates(
             keep(art.id, art, tokens, pre)
             continue
         score, old = best
+        if _same_link_elsewhere(art, old):
+            # The same link listed by another source (an aggregator's copy): it never takes over the
+            # article, or the two would overwrite each other at every poll.
+            log.info(
+                "near-duplicate (%.2f): %s from %s is already stored from %s",
+                score,
+                art.url,
+                art.source,
+                old.source,
+            )
+            continue
         if _newer(when, old.when):
             log.info("near-duplicate (%.2f): %s replaces %s", score, art.url or art.id, old.url or old.id)
             keep(old.id, art, tokens, pre)

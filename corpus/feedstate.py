@@ -1,8 +1,13 @@
-"""Which feeds are polled (settings + OPML imports) and their per-feed state in SQLite under data_dir."""
+"""Which feeds are polled (settings + OPML imports) and their per-feed state in SQLite under data_dir.
+
+Per feed: its validators and counters, and the article pages that failed, each retried with a backoff
+counted in polls of its feed (skip 1, 2, 4 ... polls, at most a day's worth, then give up).
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -14,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from corpus.errors import InputError
+from corpus.models import Article
 from corpus.settings import FeedSettings, Settings
 from corpus.store import connect, from_iso, to_iso
 
@@ -40,6 +46,22 @@ CREATE TABLE IF NOT EXISTS feed_state (
     articles_seen INTEGER NOT NULL DEFAULT 0,
     articles_new INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS page_retries (
+    feed TEXT NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    source TEXT,
+    published_at TEXT,
+    language TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    wait INTEGER NOT NULL,
+    gave_up INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL,
+    first_failed TEXT NOT NULL,
+    last_failed TEXT NOT NULL,
+    PRIMARY KEY (feed, url)
+);
 """
 
 
@@ -52,6 +74,41 @@ def feed_key(url: str) -> str:
     """A feed URL normalised for de-duplication: trimmed, lower-case scheme and host, no fragment."""
     parts = urlsplit(url.strip())
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def polls_per_day(poll_minutes: float) -> int:
+    """How many polls a day holds: the longest a failed page waits for its next attempt."""
+    return max(1, math.ceil(24 * 60 / poll_minutes))
+
+
+def retry_wait(attempts: int, cap: int) -> int | None:
+    """Polls to skip after the attempts-th failure (1, 2, 4 ... up to cap); None once a wait of cap failed."""
+    if attempts >= 2 and 2 ** (attempts - 2) >= cap:
+        return None
+    return min(2 ** (attempts - 1), cap)
+
+
+@dataclass(frozen=True)
+class PageRetry:
+    """An article page of a feed that yielded no article text, with the item to build it from again."""
+
+    url: str
+    title: str
+    summary: str
+    source: str | None
+    published_at: datetime | None
+    language: str
+    attempts: int
+    wait: int
+    gave_up: bool
+    last_error: str
+    first_failed: datetime | None
+    last_failed: datetime | None
+
+    @property
+    def due(self) -> bool:
+        """True when the page is to be fetched at this poll."""
+        return not self.gave_up and self.wait <= 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +127,7 @@ class FeedStatus:
     articles_new: int
     etag: str | None = None
     last_modified: str | None = None
+    retries: tuple[PageRetry, ...] = ()
 
     @property
     def healthy(self) -> bool:
@@ -130,28 +188,13 @@ class FeedStateStore:
         self._write("INSERT OR IGNORE INTO feed_state (url) VALUES (?)", (key,))
         return key
 
-    def record_ok(
-        self,
-        url: str,
-        etag: str | None,
-        last_modified: str | None,
-        seen: int,
-        new: int,
-        keep_validators: bool,
-    ) -> None:
-        """A successful poll; validators are replaced only when every article of the feed was ingested."""
+    def record_ok(self, url: str, etag: str | None, last_modified: str | None, seen: int, new: int) -> None:
+        """A successful poll whose articles are ingested; pages that failed are kept as retries instead."""
         key, now = self._ensure(url), _now()
-        if keep_validators:
-            self._write(
-                "UPDATE feed_state SET etag = ?, last_modified = ? WHERE url = ?", (etag, last_modified, key)
-            )
-        else:
-            # Forget the validators so the next poll fetches the whole feed again and retries what failed.
-            self._write("UPDATE feed_state SET etag = NULL, last_modified = NULL WHERE url = ?", (key,))
         self._write(
-            "UPDATE feed_state SET last_polled = ?, last_ok = ?, articles_seen = articles_seen + ?,"
-            " articles_new = articles_new + ? WHERE url = ?",
-            (now, now, seen, new, key),
+            "UPDATE feed_state SET etag = ?, last_modified = ?, last_polled = ?, last_ok = ?,"
+            " articles_seen = articles_seen + ?, articles_new = articles_new + ? WHERE url = ?",
+            (etag, last_modified, now, now, seen, new, key),
         )
 
     def record_not_modified(self, url: str) -> None:
@@ -167,6 +210,73 @@ class FeedStateStore:
             " last_polled = CASE WHEN ? THEN ? ELSE last_polled END WHERE url = ?",
             (reason[:1000], now, int(polled), now, key),
         )
+
+    def retries(self, url: str) -> dict[str, PageRetry]:
+        """The failed article pages of a feed by page URL, given-up ones included."""
+        rows = self._conn.execute(
+            "SELECT * FROM page_retries WHERE feed = ? ORDER BY first_failed, url", (feed_key(url),)
+        ).fetchall()
+        return {
+            r["url"]: PageRetry(
+                url=r["url"],
+                title=r["title"],
+                summary=r["summary"],
+                source=r["source"],
+                published_at=from_iso(r["published_at"]),
+                language=r["language"],
+                attempts=int(r["attempts"]),
+                wait=int(r["wait"]),
+                gave_up=bool(r["gave_up"]),
+                last_error=r["last_error"],
+                first_failed=from_iso(r["first_failed"]),
+                last_failed=from_iso(r["last_failed"]),
+            )
+            for r in rows
+        }
+
+    def tick_retries(self, url: str) -> None:
+        """One more poll of the feed went by: every waiting page is one poll closer to its next attempt."""
+        self._write(
+            "UPDATE page_retries SET wait = wait - 1 WHERE feed = ? AND wait > 0 AND gave_up = 0",
+            (feed_key(url),),
+        )
+
+    def record_page_failure(self, url: str, item: Article, reason: str, cap: int) -> PageRetry:
+        """A page attempt failed: schedule the next one (or give up) and remember the item to rebuild it."""
+        key, now, page = feed_key(url), _now(), item.url or ""
+        row = self._conn.execute(
+            "SELECT attempts FROM page_retries WHERE feed = ? AND url = ?", (key, page)
+        ).fetchone()
+        attempts = 1 + (int(row["attempts"]) if row is not None else 0)
+        wait = retry_wait(attempts, cap)
+        self._write(
+            "INSERT INTO page_retries (feed, url, title, summary, source, published_at, language, attempts,"
+            " wait, gave_up, last_error, first_failed, last_failed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (feed, url) DO UPDATE SET title = excluded.title, summary = excluded.summary,"
+            " source = excluded.source, published_at = excluded.published_at, language = excluded.language,"
+            " attempts = excluded.attempts, wait = excluded.wait, gave_up = excluded.gave_up,"
+            " last_error = excluded.last_error, last_failed = excluded.last_failed",
+            (
+                key, page, item.title, item.body, item.source, to_iso(item.published_at), item.language,
+                attempts, wait or 0, int(wait is None), reason[:1000], now, now,
+            ),
+        )  # fmt: skip
+        return self.retries(url)[page]
+
+    def clear_retry(self, url: str, page: str) -> None:
+        """The page gave its article text (or is no longer wanted): stop retrying it."""
+        self._write("DELETE FROM page_retries WHERE feed = ? AND url = ?", (feed_key(url), page))
+
+    def forget_given_up(self, url: str, listed: Iterable[str]) -> None:
+        """Given-up pages whose items left the feed are never fetched again; their records can go."""
+        key = feed_key(url)
+        keep = set(listed)
+        for row in self._conn.execute(
+            "SELECT url FROM page_retries WHERE feed = ? AND gave_up = 1", (key,)
+        ).fetchall():
+            if row["url"] not in keep:
+                self.clear_retry(url, row["url"])
 
 
 def _now() -> str:
@@ -212,6 +322,7 @@ def feed_stats(settings: Settings) -> list[FeedStatus]:
                     articles_new=int(get("articles_new") or 0),
                     etag=get("etag"),
                     last_modified=get("last_modified"),
+                    retries=tuple(state.retries(feed.url).values()),
                 )
             )
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from bot.cli import main
 from index.embeddings import Embedder
 from tests.conftest import SAMPLES
+from tests.corpus.feed_server import Entry, Route, rss2, running_server
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -86,3 +88,34 @@ def test_bad_setting_names_the_field(
     code, _, err = run(["stats"], capsys)
     assert code == 2
     assert "index.top_k" in err
+
+
+def test_feeds_list_shows_the_pages_waiting_for_a_retry(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running_server() as server:
+        now = datetime.now(UTC).replace(microsecond=0)
+        entries = [
+            Entry(
+                "Osk dock strike ends", server.url("/story/strike"), "Dock workers ended their strike.", now
+            )
+        ]
+        server.routes["/briefs"] = Route(rss2("Osk Agency", entries), etag='"1"')
+        server.routes["/story/strike"] = Route(
+            b"<html><body><img src='/dock.jpg'></body></html>", content_type="text/html"
+        )
+        config = cli_env / "settings.toml"
+        config.write_text(
+            "[corpus]\npaths = []\nfetch_timeout_seconds = 2\n"
+            f'[[corpus.feeds]]\nurl = "{server.url("/briefs")}"\n'
+            'source = "Osk Agency"\nfetch_full_text = true\n'
+        )
+        code, out, err = run(["--config", str(config), "ingest", "--feeds", "--quiet"], capsys)
+        assert code == 0 and "1 new" in out and "no article text found" in err
+        code, out, _ = run(["--config", str(config), "feeds", "list"], capsys)
+        page = server.url("/story/strike")
+        assert code == 0 and "ok " in out
+        assert f"page waiting for a retry in 2 polls (1 failed so far): {page}: no article text found" in out
+        code, out, _ = run(["--config", str(config), "feeds", "list", "--json"], capsys)
+        [retry] = json.loads(out)[0]["retries"]
+        assert (retry["url"], retry["attempts"], retry["wait"], retry["gave_up"]) == (page, 1, 1, False)

@@ -13,7 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from corpus.dedup import resolve_near_duplicates
+from corpus.feedstate import articles_db
+from corpus.ingest import IngestReport
+from corpus.models import Article
 from corpus.settings import CorpusSettings, FeedSettings, Settings
+from corpus.store import ArticleStore
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -212,3 +217,42 @@ def settings_for(tmp_path: Path, feeds: Sequence[FeedSettings]) -> Settings:
         user_agent="newsbot-test",
     )
     return Settings(data_dir=tmp_path, corpus=corpus)
+
+
+def para(topic: str, n: int = 3) -> str:
+    """Article-like paragraphs about a topic, long enough for the extractor."""
+    return "".join(
+        f"<p>{topic} was the subject of paragraph {i} of the report, in which officials described in some"
+        f" detail how the situation developed over the week and what residents should expect next.</p>"
+        for i in range(1, n + 1)
+    )
+
+
+def page(title: str, topic: str) -> bytes:
+    """An article page with site chrome, a legal notice and a copyright footer around the story."""
+    return (
+        f"<!doctype html><html><head><title>{title} | Agency</title></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/world'>World</a> <a href='/business'>Business</a></nav>"
+        "<header><p>Skip to content</p></header>"
+        f"<article><h1>{title}</h1>{para(topic, 4)}"
+        "<p>Legal notice: all content is the property of Agency and may not be reproduced.</p></article>"
+        "<footer><p>© 2026 Agency. All rights reserved.</p><p>Follow us on Twitter and Facebook</p></footer>"
+        "</body></html>"
+    ).encode()
+
+
+class StoreIngest:
+    """The ingest callable before the service: near-duplicates resolved, then upserted into the store."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.store = ArticleStore(articles_db(settings))
+        self.threshold = settings.corpus.near_duplicate_threshold
+        self.calls: list[list[Article]] = []
+
+    def __call__(self, articles: list[Article]) -> IngestReport:
+        self.calls.append(articles)
+        up = self.store.upsert(resolve_near_duplicates(articles, self.store, self.threshold))
+        return IngestReport(articles_seen=len(articles), added=len(up.added), updated=len(up.updated))
+
+    def urls(self) -> set[str | None]:
+        return {a.url for a in self.store.iter_articles()}

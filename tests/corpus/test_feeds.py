@@ -8,58 +8,27 @@ from pathlib import Path
 
 import pytest
 
-from corpus.dedup import resolve_near_duplicates
 from corpus.errors import FetchError, InputError
 from corpus.feedparse import parse_feed
 from corpus.feeds import configured_feeds, feed_stats, import_opml, poll_feeds
-from corpus.feedstate import articles_db
 from corpus.ingest import IngestReport
 from corpus.models import Article
-from corpus.settings import FeedSettings, Settings
-from corpus.store import ArticleStore
-from tests.corpus.feed_server import Entry, FeedServer, Route, atom, rss2, running_server, settings_for
+from corpus.settings import FeedSettings
+from tests.corpus.feed_server import (
+    Entry,
+    FeedServer,
+    Route,
+    StoreIngest,
+    atom,
+    page,
+    para,
+    rss2,
+    running_server,
+    settings_for,
+)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FEED = FeedSettings(url="http://127.0.0.1/feed", source="Agency")
-
-
-def para(topic: str, n: int = 3) -> str:
-    """Article-like paragraphs about a topic, long enough for the extractor."""
-    return "".join(
-        f"<p>{topic} was the subject of paragraph {i} of the report, in which officials described in some"
-        f" detail how the situation developed over the week and what residents should expect next.</p>"
-        for i in range(1, n + 1)
-    )
-
-
-def page(title: str, topic: str) -> bytes:
-    """An article page with site chrome, a legal notice and a copyright footer around the story."""
-    return (
-        f"<!doctype html><html><head><title>{title} | Agency</title></head><body>"
-        "<nav><a href='/'>Home</a> <a href='/world'>World</a> <a href='/business'>Business</a></nav>"
-        "<header><p>Skip to content</p></header>"
-        f"<article><h1>{title}</h1>{para(topic, 4)}"
-        "<p>Legal notice: all content is the property of Agency and may not be reproduced.</p></article>"
-        "<footer><p>© 2026 Agency. All rights reserved.</p><p>Follow us on Twitter and Facebook</p></footer>"
-        "</body></html>"
-    ).encode()
-
-
-class StoreIngest:
-    """The ingest callable before the service: near-duplicates resolved, then upserted into the store."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.store = ArticleStore(articles_db(settings))
-        self.threshold = settings.corpus.near_duplicate_threshold
-        self.calls: list[list[Article]] = []
-
-    def __call__(self, articles: list[Article]) -> IngestReport:
-        self.calls.append(articles)
-        up = self.store.upsert(resolve_near_duplicates(articles, self.store, self.threshold))
-        return IngestReport(articles_seen=len(articles), added=len(up.added), updated=len(up.updated))
-
-    def urls(self) -> set[str | None]:
-        return {a.url for a in self.store.iter_articles()}
 
 
 @pytest.fixture
@@ -223,15 +192,19 @@ def test_failed_article_page_keeps_the_summary_and_is_retried(server: FeedServer
     assert [e.url for e in report.page_errors] == [server.url("/article/2")]
     bridge = ingest.store.find_by_url(server.url("/article/2"))
     assert bridge is not None and bridge.body == "The bridge reopened."
-    assert feed_stats(settings)[0].etag is None  # so the next poll fetches the feed again
+    [status] = feed_stats(settings)
+    assert status.etag == '"sum-1"' and [r.url for r in status.retries] == [server.url("/article/2")]
     server.routes["/article/2"] = Route(page("Bridge reopens", "The bridge"), content_type="text/html")
     server.reset()
+    report = poll_feeds(settings, ingest)  # the retry waits one poll
+    assert [h.status for h in server.hits] == [304] and report.pages_deferred == 1
+    server.reset()
     report = poll_feeds(settings, ingest)
-    assert not server.hits_for("/summaries")[0].conditional and not server.hits_for("/article/1")
+    assert [(h.path, h.status) for h in server.hits] == [("/summaries", 304), ("/article/2", 200)]
     assert report.articles_updated == 1 and report.page_errors == ()
     bridge = ingest.store.find_by_url(server.url("/article/2"))
     assert bridge is not None and "The bridge was the subject of paragraph 4" in bridge.body
-    assert feed_stats(settings)[0].etag == '"sum-1"'
+    assert feed_stats(settings)[0].retries == ()
 
 
 def test_a_crash_while_ingesting_one_feed_keeps_the_others_and_retries_it(
