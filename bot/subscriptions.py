@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from sqlite3 import Row
 
+from corpus.db import Database
 from corpus.errors import InputError
-from corpus.store import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (

@@ -21,8 +21,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 import numpy.typing as npt
 
+from corpus.db import from_iso, to_iso
 from corpus.models import Article
-from corpus.store import ArticleStore, from_iso, to_iso
+from corpus.store import ArticleStore
 
 log = logging.getLogger(__name__)
 

@@ -21,17 +21,6 @@ class InputError(NewsbotError):
     exit_code = 2
 
 
-class LoadError(InputError):
-    """One record of an input file is bad; names the file and the line."""
-
-    def __init__(self, path: str, line: int | None, reason: str) -> None:
-        self.path = path
-        self.line = line
-        self.reason = reason
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {reason}")
-
-
 class StoreError(NewsbotError):
     """The article store cannot be opened or written."""
 

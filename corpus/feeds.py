@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from corpus.db import from_iso, to_iso
 from corpus.errors import FetchError
 from corpus.feedparse import EntryProblem, FeedItem, entry_id, full_text_article, parse_feed
 from corpus.feedstate import (
@@ -32,7 +33,7 @@ from corpus.fetch import PAGE_ACCEPT, Fetcher
 from corpus.ingest import IngestReport
 from corpus.models import Article, Progress
 from corpus.settings import FeedSettings, Settings
-from corpus.store import ArticleStore, from_iso
+from corpus.store import ArticleStore
 
 __all__ = [
     "FeedFailure",
@@ -137,16 +138,8 @@ class _Poller:
 
     def stored_by_url(self, source: str, urls: Sequence[str]) -> dict[str, _Stored]:
         """What a source has stored under each URL (after near-duplicate re-keying the id may differ)."""
-        out: dict[str, _Stored] = {}
-        for start in range(0, len(urls), 500):
-            part = urls[start : start + 500]
-            rows = self.store.execute(
-                "SELECT id, url, hash, fetched_at FROM articles"
-                f" WHERE source = ? AND url IN ({','.join('?' * len(part))})",
-                [source, *part],
-            )
-            out.update({r["url"]: _Stored(r["id"], r["hash"], r["fetched_at"]) for r in rows})
-        return out
+        found = self.store.by_source_urls(source, urls)
+        return {url: _Stored(a.id, a.hash, to_iso(a.fetched_at)) for url, a in found.items()}
 
     def poll(
         self, feed: FeedSettings, etag: str | None, last_modified: str | None, retries: dict[str, PageRetry]

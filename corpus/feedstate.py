@@ -18,10 +18,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from corpus.db import connect, from_iso, to_iso
 from corpus.errors import InputError
 from corpus.models import Article
 from corpus.settings import FeedSettings, Settings
-from corpus.store import connect, from_iso, to_iso
 
 log = logging.getLogger(__name__)
 

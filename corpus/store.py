@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from corpus.errors import StoreError
+from corpus.db import Database, from_iso, to_iso
 from corpus.models import Article
 
 _SCHEMA = """
@@ -30,34 +28,6 @@ CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
 CREATE INDEX IF NOT EXISTS articles_url ON articles(url);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-def to_iso(value: datetime | None) -> str | None:
-    """Store datetimes as UTC ISO 8601 so that text order is time order."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def from_iso(value: str | None) -> datetime | None:
-    """Parse a stored ISO 8601 datetime back."""
-    return datetime.fromisoformat(value) if value else None
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """Open a SQLite database in WAL mode, shared safely across threads (callers hold the lock)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from exc
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 @dataclass
@@ -87,40 +57,6 @@ def _row_to_article(row: sqlite3.Row) -> Article:
         fetched_at=from_iso(row["fetched_at"]),
         hash=row["hash"],
     )
-
-
-class Database:
-    """One SQLite connection shared by threads behind a lock, with atomic write transactions."""
-
-    def __init__(self, path: Path, schema: str) -> None:
-        self.path = path
-        self._lock = threading.RLock()
-        self._conn = connect(path)
-        with self._lock:
-            self._conn.executescript(schema)
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all of it lands or none of it does."""
-        # BEGIN IMMEDIATE takes SQLite's write lock up front, so a write is atomic across processes too.
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def execute(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
-        """Run one read query and return all rows."""
-        with self._lock:
-            return list(self._conn.execute(sql, tuple(params)))
 
 
 class ArticleStore(Database):
@@ -163,11 +99,6 @@ class ArticleStore(Database):
                 (report.updated if old is not None else report.added).append(art.id)
         return report
 
-    def delete(self, article_ids: Iterable[str]) -> int:
-        """Remove articles by id; returns how many were removed."""
-        with self.transaction() as conn:
-            return sum(conn.execute("DELETE FROM articles WHERE id = ?", (i,)).rowcount for i in article_ids)
-
     def get(self, article_id: str) -> Article | None:
         """One article by id."""
         rows = self.execute("SELECT * FROM articles WHERE id = ?", (article_id,))
@@ -184,21 +115,17 @@ class ArticleStore(Database):
                 out[row["id"]] = _row_to_article(row)
         return out
 
-    def find_by_url(self, url: str) -> Article | None:
-        """The article stored under a URL, if any."""
-        rows = self.execute("SELECT * FROM articles WHERE url = ? LIMIT 1", (url,))
-        return _row_to_article(rows[0]) if rows else None
-
-    def iter_articles(self, batch: int = 500) -> Iterator[Article]:
-        """Every stored article, oldest first, without holding them all in memory."""
-        last = ""
-        while True:
-            rows = self.execute("SELECT * FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
-            if not rows:
-                return
-            for row in rows:
-                yield _row_to_article(row)
-            last = rows[-1]["id"]
+    def by_source_urls(self, source: str, urls: Sequence[str]) -> dict[str, Article]:
+        """A source's stored articles under these URLs, by URL."""
+        out: dict[str, Article] = {}
+        for start in range(0, len(urls), 500):
+            part = list(urls[start : start + 500])
+            marks = ",".join("?" * len(part))
+            rows = self.execute(
+                f"SELECT * FROM articles WHERE source = ? AND url IN ({marks})", [source, *part]
+            )
+            out.update({row["url"]: _row_to_article(row) for row in rows})
+        return out
 
     def versions(self) -> dict[str, str]:
         """Map of article id to content hash, for syncing the index."""

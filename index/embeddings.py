@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus.db import Database
 from corpus.errors import ConfigError
 from corpus.models import Progress
-from corpus.store import Database
 
 BUNDLED_PREFIX = "bundled:"
 

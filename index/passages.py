@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from corpus.db import Database, from_iso, to_iso
 from corpus.models import Article
-from corpus.store import Database, from_iso, to_iso
 from index.models import Chunk
 from index.query import Filters
 from index.stores.base import NO_FILTERS, VectorAttrs

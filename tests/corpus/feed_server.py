@@ -255,4 +255,14 @@ class StoreIngest:
         return IngestReport(articles_seen=len(articles), added=len(up.added), updated=len(up.updated))
 
     def urls(self) -> set[str | None]:
-        return {a.url for a in self.store.iter_articles()}
+        return {a.url for a in stored_articles(self.store)}
+
+
+def stored_articles(store: ArticleStore) -> list[Article]:
+    """Every article the store holds."""
+    return list(store.get_many(store.versions()).values())
+
+
+def article_at(store: ArticleStore, url: str) -> Article | None:
+    """The article stored under a URL, if any."""
+    return next((a for a in stored_articles(store) if a.url == url), None)

@@ -9,7 +9,17 @@ import pytest
 
 from corpus.feeds import feed_stats, poll_feeds
 from corpus.settings import FeedSettings
-from tests.corpus.feed_server import Entry, Route, StoreIngest, para, rss2, running_server, settings_for
+from tests.corpus.feed_server import (
+    Entry,
+    Route,
+    StoreIngest,
+    article_at,
+    para,
+    rss2,
+    running_server,
+    settings_for,
+    stored_articles,
+)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -48,8 +58,8 @@ def test_an_impossible_date_costs_the_entry_its_date_not_the_feed(tmp_path: Path
         [problem] = report.entry_problems
         assert problem.url == server.url("/a/strike") and "stored without a date" in problem.reason
         assert bad_date in problem.reason
-        fares = ingest.store.find_by_url(server.url("/a/fares"))
-        strike = ingest.store.find_by_url(server.url("/a/strike"))
+        fares = article_at(ingest.store, server.url("/a/fares"))
+        strike = article_at(ingest.store, server.url("/a/strike"))
         assert fares is not None and fares.published_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
         assert (
             strike is not None
@@ -88,7 +98,7 @@ def test_two_sources_sharing_a_link_keep_their_own_article(tmp_path: Path) -> No
             report = poll_feeds(config, ingest)
             assert report.fetched == 2 and report.articles_new == (2 if n == 0 else 0)
             assert report.articles_updated == 0
-            stored = {a.source: a for a in ingest.store.iter_articles()}
+            stored = {a.source: a for a in stored_articles(ingest.store)}
             assert set(stored) == set(expected) and all(a.url == link for a in stored.values())
             for source, (title, text) in expected.items():
                 assert stored[source].title == title and text in stored[source].body
@@ -117,7 +127,7 @@ def test_a_near_copy_of_another_sources_article_under_its_link_does_not_take_it_
             poll_feeds(config, ingest, feeds=[digest])
             report = poll_feeds(config, ingest, feeds=[agency])
             assert report.articles_updated == 0 and report.articles_new == 0
-            [stored] = ingest.store.iter_articles()
+            [stored] = stored_articles(ingest.store)
             assert stored.source == "Osk Agency" and "residents" in stored.body
 
 
@@ -141,7 +151,9 @@ def test_a_feed_cut_off_mid_entry_stores_no_headline_only_article(tmp_path: Path
         config = settings_for(tmp_path, [FeedSettings(url=server.url("/feed"), source="Osk Agency")])
         ingest = StoreIngest(config)
         report = poll_feeds(config, ingest)
-        assert report.failed == () and [a.title for a in ingest.store.iter_articles()] == ["Ferry fares rise"]
+        assert report.failed == () and [a.title for a in stored_articles(ingest.store)] == [
+            "Ferry fares rise"
+        ]
         [problem] = report.entry_problems
         assert "cut off" in problem.reason
         # The same ETag with the whole feed behind it: the next poll must not be answered 304.
@@ -149,9 +161,9 @@ def test_a_feed_cut_off_mid_entry_stores_no_headline_only_article(tmp_path: Path
         server.reset()
         report = poll_feeds(config, ingest)
         assert not server.hits_for("/feed")[0].conditional and report.articles_new == 1
-        hello = ingest.store.find_by_url(server.url("/a/hello"))
+        hello = article_at(ingest.store, server.url("/a/hello"))
         assert hello is not None and hello.body == "The harbour opened a new terminal on Monday."
-        assert all(len(a.body) > 11 for a in ingest.store.iter_articles())
+        assert all(len(a.body) > 11 for a in stored_articles(ingest.store))
 
 
 def test_entries_of_a_well_formed_feed_are_all_kept(tmp_path: Path) -> None:
@@ -163,7 +175,7 @@ def test_entries_of_a_well_formed_feed_are_all_kept(tmp_path: Path) -> None:
         config = settings_for(tmp_path, [FeedSettings(url=server.url("/feed"), source="Osk Agency")])
         ingest = StoreIngest(config)
         report = poll_feeds(config, ingest)
-        assert report.entry_problems == () and [a.body for a in ingest.store.iter_articles()] == [
+        assert report.entry_problems == () and [a.body for a in stored_articles(ingest.store)] == [
             "Ferry fares rise"
         ]
         assert feed_stats(config)[0].etag == '"1"'

@@ -13,7 +13,16 @@ from corpus.feeds import feed_stats, poll_feeds
 from corpus.feedstate import retry_wait
 from corpus.pagetext import fallback_text
 from corpus.settings import FeedSettings, Settings
-from tests.corpus.feed_server import Entry, FeedServer, Route, StoreIngest, page, rss2, running_server
+from tests.corpus.feed_server import (
+    Entry,
+    FeedServer,
+    Route,
+    StoreIngest,
+    article_at,
+    page,
+    rss2,
+    running_server,
+)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 BRIEF = (
@@ -71,7 +80,7 @@ def test_the_brief_is_stored_from_its_page_though_the_feed_summary_is_longer(tmp
         config = settings(tmp_path, server)
         ingest = StoreIngest(config)
         report = poll_feeds(config, ingest)
-        strike = ingest.store.find_by_url(server.url("/story/strike"))
+        strike = article_at(ingest.store, server.url("/story/strike"))
         assert report.page_errors == () and strike is not None
         assert (strike.title, strike.body) == ("Osk dock strike ends", BRIEF)
         assert feed_stats(config)[0].retries == ()
@@ -92,7 +101,7 @@ def test_a_brief_whose_text_is_only_the_article_header_is_read_plainly(tmp_path:
         config = settings(tmp_path, server)
         ingest = StoreIngest(config)
         report = poll_feeds(config, ingest)
-        strike = ingest.store.find_by_url(server.url("/story/strike"))
+        strike = article_at(ingest.store, server.url("/story/strike"))
         assert report.page_errors == () and strike is not None and strike.body == BRIEF
 
 
@@ -106,7 +115,7 @@ def test_a_page_without_text_keeps_conditional_get_and_is_retried_on_a_backoff(
         ingest = StoreIngest(config)
         report = poll_feeds(config, ingest)
         assert [e.url for e in report.page_errors] == [server.url("/story/strike")]
-        strike = ingest.store.find_by_url(server.url("/story/strike"))
+        strike = article_at(ingest.store, server.url("/story/strike"))
         assert (
             strike is not None and strike.body == "Dock workers ended their strike."
         )  # answerable meanwhile
@@ -141,7 +150,7 @@ def test_a_page_without_text_keeps_conditional_get_and_is_retried_on_a_backoff(
         ]
         [retry] = feed_stats(config)[0].retries
         assert (retry.attempts, retry.gave_up) == (3, True)
-        assert ingest.store.find_by_url(server.url("/story/strike")) == strike
+        assert article_at(ingest.store, server.url("/story/strike")) == strike
 
 
 def test_an_unchanged_feed_stays_one_304_while_a_page_waits(tmp_path: Path) -> None:
@@ -159,7 +168,7 @@ def test_an_unchanged_feed_stays_one_304_while_a_page_waits(tmp_path: Path) -> N
         server.reset()
         report = poll_feeds(config, ingest)
         assert paths(server) == [("/briefs", True, 304), ("/story/strike", False, 200)]
-        strike = ingest.store.find_by_url(server.url("/story/strike"))
+        strike = article_at(ingest.store, server.url("/story/strike"))
         assert report.articles_updated == 1 and strike is not None and strike.body == BRIEF
         assert feed_stats(config)[0].retries == ()
 
@@ -175,7 +184,7 @@ def test_a_new_summary_is_stored_while_its_page_waits(tmp_path: Path) -> None:
         server.reset()
         report = poll_feeds(config, ingest)
         assert [h.path for h in server.hits] == ["/briefs"] and report.articles_updated == 1
-        strike = ingest.store.find_by_url(server.url("/story/strike"))
+        strike = article_at(ingest.store, server.url("/story/strike"))
         assert strike is not None and strike.body == "Dock workers in Osk ended their nine-day strike."
 
 

@@ -19,12 +19,14 @@ from tests.corpus.feed_server import (
     FeedServer,
     Route,
     StoreIngest,
+    article_at,
     atom,
     page,
     para,
     rss2,
     running_server,
     settings_for,
+    stored_articles,
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -138,7 +140,7 @@ def test_entries_become_articles_with_dates_text_and_full_pages(server: FeedServ
     settings = settings_for(tmp_path, all_feeds(server)[:3])
     ingest = StoreIngest(settings)
     poll_feeds(settings, ingest)
-    by_url = {a.url: a for a in ingest.store.iter_articles()}
+    by_url = {a.url: a for a in stored_articles(ingest.store)}
     dam = by_url[server.url("/news/dam")]
     assert dam.title == "Dam opens" and dam.body == "A dam opened." and dam.source == "World"
     assert dam.published_at == NOW and dam.published_at.tzinfo is not None and dam.language == "en"
@@ -190,7 +192,7 @@ def test_failed_article_page_keeps_the_summary_and_is_retried(server: FeedServer
     ingest = StoreIngest(settings)
     report = poll_feeds(settings, ingest)
     assert [e.url for e in report.page_errors] == [server.url("/article/2")]
-    bridge = ingest.store.find_by_url(server.url("/article/2"))
+    bridge = article_at(ingest.store, server.url("/article/2"))
     assert bridge is not None and bridge.body == "The bridge reopened."
     [status] = feed_stats(settings)
     assert status.etag == '"sum-1"' and [r.url for r in status.retries] == [server.url("/article/2")]
@@ -202,7 +204,7 @@ def test_failed_article_page_keeps_the_summary_and_is_retried(server: FeedServer
     report = poll_feeds(settings, ingest)
     assert [(h.path, h.status) for h in server.hits] == [("/summaries", 304), ("/article/2", 200)]
     assert report.articles_updated == 1 and report.page_errors == ()
-    bridge = ingest.store.find_by_url(server.url("/article/2"))
+    bridge = article_at(ingest.store, server.url("/article/2"))
     assert bridge is not None and "The bridge was the subject of paragraph 4" in bridge.body
     assert feed_stats(settings)[0].retries == ()
 
@@ -240,7 +242,7 @@ def test_republished_story_replaces_the_old_version(server: FeedServer, tmp_path
     server.routes["/rss"] = Route(rss2("Agency world", second), etag='"b"')
     poll_feeds(settings, ingest)
     poll_feeds(settings, ingest)
-    stored = list(ingest.store.iter_articles())
+    stored = list(stored_articles(ingest.store))
     assert [(a.url, "locals" in a.body) for a in stored] == [(server.url("/news/dam-v2"), True)]
 
 

@@ -13,7 +13,7 @@ from index.embeddings import Embedder
 from index.models import Answer
 from index.query import Query
 from index.service import NewsService
-from tests.corpus.feed_server import Entry, FeedServer, Route, rss2, running_server, settings_for
+from tests.corpus.feed_server import Entry, FeedServer, Route, article_at, rss2, running_server, settings_for
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -94,4 +94,4 @@ def test_service_replaces_a_republished_story_and_its_passages(live: tuple[FeedS
     assert srv.url("/live/desal") not in _cited(answer) and _cited(answer)[0] == srv.url(
         "/live/desal-updated"
     )
-    assert service.store.find_by_url(srv.url("/live/desal")) is None
+    assert article_at(service.store, srv.url("/live/desal")) is None

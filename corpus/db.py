@@ -1,0 +1,74 @@
+"""The SQLite base every store shares: one WAL connection per file behind a lock, atomic transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corpus.errors import StoreError
+
+
+def to_iso(value: datetime | None) -> str | None:
+    """Store datetimes as UTC ISO 8601 so that text order is time order."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_iso(value: str | None) -> datetime | None:
+    """Parse a stored ISO 8601 datetime back."""
+    return datetime.fromisoformat(value) if value else None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open a SQLite database in WAL mode, shared safely across threads (callers hold the lock)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from exc
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+class Database:
+    """One SQLite connection shared by threads behind a lock, with atomic write transactions."""
+
+    def __init__(self, path: Path, schema: str) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = connect(path)
+        with self._lock:
+            self._conn.executescript(schema)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it lands or none of it does."""
+        # BEGIN IMMEDIATE takes SQLite's write lock up front, so a write is atomic across processes too.
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
+        """Run one read query and return all rows."""
+        with self._lock:
+            return list(self._conn.execute(sql, tuple(params)))
