@@ -20,6 +20,7 @@ from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, QueryEnco
 from index.extractive import ExtractiveWriter
 from index.generation import Generation, IndexDirectory, Manifest
 from index.indexer import reconcile_vectors, sync_generation
+from index.llm_writer import answer_writer
 from index.models import Answer, IndexStats, Passage
 from index.query import Query, SearchPlan, plan_search
 from index.rerank import LazyCrossEncoder, rerank
@@ -51,6 +52,8 @@ class NewsService:
         self._reranker = (
             LazyCrossEncoder(settings.index.rerank_max_tokens) if settings.index.reranker else None
         )
+        # [answer] writer = "llm": a model writes, checked by the cross-encoder too, extractive as fallback.
+        self.writer = answer_writer(settings.answer, self.writer, self._reranker)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> NewsService:
