@@ -44,7 +44,7 @@ Rules:
 - If the passages do not answer the question, reply exactly: {NOT_COVERED_REPLY}"""
 
 # Called with the checked answer so far; the bot edits its message with it.
-Progress = Callable[[Answer], None]
+AnswerProgress = Callable[[Answer], None]
 
 
 def prompt_messages(
@@ -120,13 +120,21 @@ class LlmWriter:
         return self._write(question, passages, topic, None)
 
     def write_streaming(
-        self, question: str, passages: Sequence[Passage], on_progress: Progress, topic: str | None = None
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        on_progress: AnswerProgress,
+        topic: str | None = None,
     ) -> Answer:
         """Like write(), streamed: on_progress gets the checked answer each time a sentence survives."""
         return self._write(question, passages, topic, on_progress)
 
     def _write(
-        self, question: str, passages: Sequence[Passage], topic: str | None, on_progress: Progress | None
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        topic: str | None,
+        on_progress: AnswerProgress | None,
     ) -> Answer:
         if not passages:
             return self.fallback.write(question, passages, topic)
@@ -170,7 +178,11 @@ class _SentenceFeed:
     """Turns streamed text into progress calls: the checked answer each time a new sentence survives."""
 
     def __init__(
-        self, question: str, passages: Sequence[Passage], scorer: PairScorer | None, on_progress: Progress
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        scorer: PairScorer | None,
+        on_progress: AnswerProgress,
     ) -> None:
         self.question = question
         self.passages = passages
@@ -192,6 +204,19 @@ class _SentenceFeed:
         self._done = len(finished)
         if grew:
             self.on_progress(cite_checked(self.question, self._kept, self.passages))
+
+
+def write_answer(
+    writer: AnswerWriter,
+    question: str,
+    passages: Sequence[Passage],
+    topic: str | None,
+    on_progress: AnswerProgress | None = None,
+) -> Answer:
+    """writer.write(), streamed through on_progress when asked and the writer can stream."""
+    if on_progress is not None and isinstance(writer, LlmWriter):
+        return writer.write_streaming(question, passages, on_progress, topic=topic)
+    return writer.write(question, passages, topic=topic)
 
 
 def answer_writer(

@@ -31,7 +31,7 @@ class ChatStandIn:
     """Serves POST /v1/chat/completions: `reply` as a completion (or as SSE when asked to stream).
 
     `status` other than 200 answers with an error body, `raw` replaces the body with bytes as they are,
-    `delay` holds the answer back (cut short when the server stops).
+    `delay` holds the answer back and `piece_delay` paces a streamed one (both cut short when it stops).
     """
 
     def __init__(self) -> None:
@@ -39,6 +39,7 @@ class ChatStandIn:
         self.status = 200
         self.raw: bytes | None = None
         self.delay = 0.0
+        self.piece_delay = 0.0
         self.requests: list[ChatRequest] = []
         self.stopping = threading.Event()
         standin = self
@@ -74,7 +75,7 @@ class ChatStandIn:
         elif self.status != 200:
             self._send(h, self.status, b'{"error": {"message": "the model crashed"}}', "application/json")
         elif payload.get("stream"):
-            self._send(h, 200, self._events(), "text/event-stream")
+            self._stream(h)
         else:
             completion = {
                 "id": "chatcmpl-standin",
@@ -90,13 +91,22 @@ class ChatStandIn:
             }
             self._send(h, 200, json.dumps(completion).encode(), "application/json")
 
-    def _events(self) -> bytes:
-        """The reply as server-sent events of a few characters each, as a model streams tokens."""
+    def _stream(self, h: BaseHTTPRequestHandler) -> None:
+        """The reply as server-sent events of a few characters each, paced like a model writing tokens."""
         pieces = [self.reply[i : i + 7] for i in range(0, len(self.reply), 7)]
         events = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
         events += [{"choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
         lines = [f"data: {json.dumps(e)}\n\n" for e in events] + [": keep-alive\n\n", "data: [DONE]\n\n"]
-        return "".join(lines).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.close_connection = True
+        for line in lines:
+            h.wfile.write(line.encode())
+            h.wfile.flush()
+            if self.piece_delay:
+                self.stopping.wait(self.piece_delay)
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
