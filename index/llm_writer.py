@@ -9,6 +9,7 @@ in time, the extractive writer answers instead, with one warning in the log; the
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 # Answers stay short on a phone screen; a chattier model is cut after this many checked sentences.
 MAX_SENTENCES = 4
 NOT_COVERED_REPLY = "NOT COVERED"
+# The model's "NOT COVERED" (maybe "Not covered." or "NOT COVERED: ..."); "costs were not covered" is a claim.
+_SAYS_NOT_COVERED = re.compile(r"^\W*not\s+covered\b", re.IGNORECASE)
 
 SYSTEM_PROMPT = f"""You answer questions about the news using only the numbered passages you are given.
 Rules:
@@ -77,7 +80,7 @@ class CheckedReply:
 
 
 def _drafts(reply: str) -> list[DraftSentence]:
-    return [d for d in draft_sentences(reply) if NOT_COVERED_REPLY.lower() not in d.text.lower()]
+    return [d for d in draft_sentences(reply) if not _SAYS_NOT_COVERED.match(d.text)]
 
 
 def check_reply(
@@ -96,7 +99,7 @@ def check_reply(
         cite_checked(question, kept, passages),
         drafted=len(drafts),
         kept=len(kept),
-        said_not_covered=NOT_COVERED_REPLY.lower() in reply.lower(),
+        said_not_covered=any(_SAYS_NOT_COVERED.match(d.text) for d in draft_sentences(reply)),
     )
 
 
