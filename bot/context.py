@@ -18,6 +18,7 @@ from corpus.feeds import PollReport
 from corpus.ingest import IngestReport
 from corpus.models import Article, Progress
 from corpus.settings import Settings
+from index.llm_writer import AnswerProgress
 from index.models import Answer, IndexStats
 from index.query import Query, followup_context
 
@@ -45,7 +46,7 @@ PRONOUNS = frozenset(
 class NewsCore(Protocol):
     """The parts of index.service.NewsService the bot calls."""
 
-    def ask(self, query: Query) -> Answer: ...
+    def ask(self, query: Query, on_progress: AnswerProgress | None = None) -> Answer: ...
     def reindex(self, progress: Progress | None = None) -> IngestReport: ...
     def poll_feeds(self, progress: Progress | None = None) -> PollReport: ...
     def stats(self) -> IndexStats: ...

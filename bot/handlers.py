@@ -14,6 +14,7 @@ from telegram.error import TelegramError
 
 from bot.context import NewsbotContext, NewsCore
 from bot.formatting import answer_html, format_headlines, format_sources, link, split_message
+from bot.streaming import stream_answer
 from corpus.errors import InputError
 from index.models import Answer
 from index.query import Query
@@ -65,12 +66,16 @@ async def answer_question(update: Update, context: NewsbotContext, question: str
     now = time.monotonic()
     earlier = bc.memory.context_for(chat.id, question, now)
     try:
-        answer = await asyncio.to_thread(_ask, bc.service, question, earlier)
+        if bc.settings.answer.writer == "llm":
+            # A model writes for seconds: the reply grows sentence by sentence (bot/streaming.py).
+            answer = await stream_answer(message, bc.service, Query(question, context=earlier))
+        else:
+            answer = await asyncio.to_thread(_ask, bc.service, question, earlier)
+            await reply_html(message, answer_html(answer))
     except InputError as exc:
         await message.reply_text(f"Sorry, I can't answer that: {escape(str(exc), quote=False)}")
         return
     bc.memory.remember(chat.id, question, earlier is not None, answer, now)
-    await reply_html(message, answer_html(answer))
 
 
 async def on_private_text(update: Update, context: NewsbotContext) -> None:

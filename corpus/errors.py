@@ -35,3 +35,7 @@ class IndexBusyError(NewsbotError):
 
 class FetchError(NewsbotError):
     """A feed or page could not be fetched or parsed."""
+
+
+class AnswerModelError(NewsbotError):
+    """The answer model timed out, failed, or replied with something that is not a chat completion."""

@@ -126,6 +126,28 @@ class DigestSettings(BaseModel):
         return f"{int(hh):02d}:{int(mm):02d}"
 
 
+class AnswerSettings(BaseModel):
+    """Who writes answers: the extractive writer, or an OpenAI-compatible model checked against the passages."""
+
+    writer: Literal["extractive", "llm"] = "extractive"
+    # The API root that serves POST {base_url}/chat/completions (llama.cpp's server, vLLM, Ollama, ...).
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "local"
+    # A secret: only from NEWSBOT_ANSWER__API_KEY, sent as a Bearer header, never logged.
+    api_key: SecretStr | None = None
+    # Over this the extractive writer answers instead; a CPU-only small model needs several seconds.
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_tokens: int = Field(256, ge=16, le=4096)
+    temperature: float = Field(0.0, ge=0, le=2)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL")
+        return value.rstrip("/")
+
+
 class Settings(BaseSettings):
     """Everything newsbot can be told; built once at start-up and passed down."""
 
@@ -137,6 +159,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=lambda: IndexSettings())
     telegram: TelegramSettings = Field(default_factory=lambda: TelegramSettings())
     digest: DigestSettings = Field(default_factory=lambda: DigestSettings())
+    answer: AnswerSettings = Field(default_factory=lambda: AnswerSettings())
 
     @classmethod
     def settings_customise_sources(
@@ -177,6 +200,10 @@ def load_settings(config: Path | None = None) -> Settings:
     if path is None and DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG
     values = _read_toml(path) if path is not None else {}
+    answer = values.get("answer")
+    if isinstance(answer, dict) and "api_key" in answer:
+        # A key in a config file ends up in backups and repositories; secrets come from the environment.
+        raise ConfigError(f"answer.api_key must not be written in {path}: set NEWSBOT_ANSWER__API_KEY")
     try:
         return Settings(**values)
     except ValidationError as exc:

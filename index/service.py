@@ -20,6 +20,7 @@ from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, QueryEnco
 from index.extractive import ExtractiveWriter
 from index.generation import Generation, IndexDirectory, Manifest
 from index.indexer import reconcile_vectors, sync_generation
+from index.llm_writer import AnswerProgress, answer_writer, write_answer
 from index.models import Answer, IndexStats, Passage
 from index.query import Query, SearchPlan, plan_search
 from index.rerank import LazyCrossEncoder, rerank
@@ -51,6 +52,8 @@ class NewsService:
         self._reranker = (
             LazyCrossEncoder(settings.index.rerank_max_tokens) if settings.index.reranker else None
         )
+        # [answer] writer = "llm": a model writes, checked by the cross-encoder too, extractive as fallback.
+        self.writer = answer_writer(settings.answer, self.writer, self._reranker)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> NewsService:
@@ -205,13 +208,16 @@ class NewsService:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def ask(self, query: Query) -> Answer:
-        """Answer a question from the indexed news only, with citations; 'not covered' when it does not say."""
+    def ask(self, query: Query, on_progress: AnswerProgress | None = None) -> Answer:
+        """Answer a question from the indexed news only, with citations; 'not covered' when it does not say.
+
+        With a streaming writer (the llm one), on_progress sees the checked answer grow sentence by sentence.
+        """
         found = self._retrieve(query)
         if found is None:
             return not_covered(query.question)
         plan, passages = found
-        return self.writer.write(query.question, passages, topic=plan.text)
+        return write_answer(self.writer, query.question, passages, plan.text, on_progress)
 
     def search(self, query: Query) -> list[Passage]:
         """The ranked passages ask() would answer from, without writing an answer."""
