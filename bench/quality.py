@@ -305,12 +305,16 @@ def variants() -> list[Variant]:
         "article_weight": 0.0,
         "window_slack_days": 0.0,
     }
+    before = {"reranker": False, "answer_choice": "similarity"}
     return [
-        ("bm25, plain (no priors)", "bm25", plain),
+        ("bm25, plain (no priors)", "bm25", {**plain, **before}),
         ("bm25", "bm25", {}),
         ("dense", "dense", {}),
-        ("hybrid, plain RRF (no priors)", "hybrid", plain),
-        ("hybrid (default)", "hybrid", {}),
+        ("hybrid, plain RRF (no priors)", "hybrid", {**plain, **before}),
+        ("hybrid, before issue 11 (no reranker, similarity composer)", "hybrid", before),
+        ("hybrid + reranker, similarity composer", "hybrid", {"answer_choice": "similarity"}),
+        ("hybrid, reader, no reranker", "hybrid", {"reranker": False}),
+        ("hybrid (default: reranker + reader)", "hybrid", {}),
     ]
 
 

@@ -84,11 +84,20 @@ class IndexSettings(BaseModel):
     reranker: bool = True
     rerank_depth: int = Field(10, ge=2, le=100)
     rerank_max_tokens: int = Field(128, ge=16, le=512)
+    # The reranked order keeps this share of the fused one (logit - w ln(fused rank)): the cross-encoder knows
+    # nothing of dates, and alone it ranked worse than fusion with its recency prior (bench/rerank_probe.py).
+    rerank_rank_weight: float = Field(3.0, ge=0)
     min_relevance: float = Field(0.42, ge=-1, le=1)
     answer_sentences: int = Field(3, ge=1, le=10)
     # Sentences the answer composer embeds to choose from: lexically best first, at least answer_sentences,
     # at most half from one passage (0 = every sentence of the top passages); each costs ~10 ms on two cores.
     answer_shortlist: int = Field(4, ge=0)
+    # How the answer's sentences are chosen: "reader" (index/reader.py: the sentence that states the asked-for
+    # thing first, relevance checked on its best answer_shortlist by meaning) or "similarity" (the earlier
+    # composer: meaning and word overlap).
+    answer_choice: Literal["reader", "similarity"] = "reader"
+    # Quote one article only: a second source that adds nothing costs citation precision.
+    answer_one_source: bool = True
 
 
 class TelegramSettings(BaseModel):

@@ -236,7 +236,10 @@ class NewsService:
             return plan, retriever.retrieve(plan, self.queries.encode(plan.text))
         depth = self.settings.index.rerank_depth
         fused = retriever.retrieve(replace(plan, k=max(plan.k, depth)), self.queries.encode(plan.text))
-        return plan, rerank(plan.text, fused, self._reranker, depth)[: plan.k]
+        ranked = rerank(
+            plan.text, fused, self._reranker, depth, rank_weight=self.settings.index.rerank_rank_weight
+        )
+        return plan, ranked[: plan.k]
 
     def record_question(self) -> None:
         """Count one answered question."""

@@ -242,7 +242,11 @@ def test_commands_groups_limits_and_followups(
             assert "Iran–Azerbaijan ties enter a &lt;new&gt; phase after talks in Baku</a> — ILKHA" in answer
             stub.push_message(1, "and what about energy?")
             followup = replies(stub, 1, 3)[2]
-            assert spy.asked[-1] == ("and what about energy?", QUESTION)
+            # Read with the earlier question and the gist of its answer (its first cited sentence).
+            followup_q, context = spy.asked[-1]
+            assert followup_q == "and what about energy?"
+            assert context is not None and context.startswith(QUESTION) and "[1]" not in context
+            assert len(context) > len(QUESTION)
             assert ENERGY_FACT in followup and RAIL_HREF in followup
             stub.push_message(1, "x" * 51)
             assert "too long" in replies(stub, 1, 4)[3]

@@ -1,0 +1,108 @@
+"""Fit the answer reader's weights (index/reader.py) on the RealTime QA tuning weeks, and say how well they do.
+
+For each tuning-week question, the passages `ask` writes from (its top_k) are retrieved from an ingested bench
+work dir (never written), and every candidate sentence gets the reader's features; a sentence is positive when
+it states the gold answer. A logistic regression is fitted per left-out week (to report honest figures) and
+once on all weeks (the weights to paste into index/reader.py). Reported: how often the best-scored sentence
+states the answer (top 1) and one of the best three does (top 3), for the fitted weights, the shipped ones,
+and word overlap alone.
+
+    python -m bench.reader_fit --work data/bench-rtqa
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from bench.answer_match import states_answer
+from bench.quality import DATA, LAST_TUNING_WEEK, RESULTS, WORK, Question, bench_settings, load_questions
+from index.extractive import SentenceCandidate, candidate_sentences
+from index.query import Query
+from index.reader import FEATURES, WEIGHTS, sentence_features
+from index.service import NewsService
+
+Case = tuple[Question, list[SentenceCandidate], np.ndarray, np.ndarray]
+
+
+def build_cases(service: NewsService, questions: Sequence[Question]) -> list[Case]:
+    """Each question's candidate sentences, their features and whether each states the answer."""
+    cases = []
+    for q in questions:
+        passages = service.search(Query(q.text, as_of=q.asked_at))
+        cands = candidate_sentences(q.text, passages)
+        if not cands:
+            continue
+        x = np.vstack(
+            [sentence_features(q.text, c.text, c.lexical, c.passage.rank, c.position) for c in cands]
+        )
+        y = np.array([states_answer(c.text, q.answer) for c in cands])
+        cases.append((q, cands, x, y))
+    return cases
+
+
+def top_k_rate(cases: Sequence[Case], score: Callable[[Case], np.ndarray], k: int, n: int) -> float:
+    """Share of all n questions whose best k sentences by score include one stating the answer."""
+    return sum(bool(case[3][np.argsort(-score(case), kind="stable")[:k]].any()) for case in cases) / n
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Fit, cross-validate and print the table and the weights."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--work", type=Path, default=WORK)
+    args = ap.parse_args(argv)
+    data = args.data.resolve()
+    if not (data / "qa").is_dir() or not (args.work / "index").is_dir():
+        print(f"RealTime QA data ({data}) or an ingested work dir ({args.work}) not found: skipping.")
+        return 0
+    questions = [q for q in load_questions(data) if q.week <= LAST_TUNING_WEEK]
+    service = NewsService.open(bench_settings(args.work, args.work / "corpus" / "realtimeqa.jsonl", None))
+    try:
+        cases = build_cases(service, questions)
+    finally:
+        service.close()
+    x = np.vstack([c[2] for c in cases])
+    y = np.concatenate([c[3] for c in cases])
+    weeks = np.concatenate([[c[0].week] * len(c[3]) for c in cases])
+
+    def fit(mask: np.ndarray) -> np.ndarray:
+        model = LogisticRegression(class_weight="balanced", max_iter=5000).fit(x[mask], y[mask])
+        return np.asarray(model.coef_[0])
+
+    held_out = {w: fit(weeks != w) for w in sorted(set(weeks))}
+    everything = fit(np.ones(len(y), dtype=bool))
+    n = len(questions)
+    rows = {
+        "word overlap alone": lambda c: c[2][:, 0],
+        "fitted, each week left out": lambda c: c[2] @ held_out[c[0].week],
+        "shipped weights (index/reader.py)": lambda c: c[2] @ WEIGHTS,
+    }
+    ceiling = sum(bool(c[3].any()) for c in cases) / n
+    lines = [
+        f"### Answer reader, {n} tuning-week questions (answer in some candidate sentence: {ceiling:.3f})",
+        "",
+        "| sentence order | top 1 states the answer | top 3 |",
+        "|---|---|---|",
+        *(
+            f"| {label} | {top_k_rate(cases, f, 1, n):.3f} | {top_k_rate(cases, f, 3, n):.3f} |"
+            for label, f in rows.items()
+        ),
+        "",
+        "Weights fitted on every tuning week: "
+        + ", ".join(f"{name} {w:.2f}" for name, w in zip(FEATURES, everything, strict=True)),
+        "",
+    ]
+    table = "\n".join(lines)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "reader_fit.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
