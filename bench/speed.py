@@ -523,6 +523,18 @@ def ivf_recall(vectors: VectorIndex, queries: np.ndarray, depth: int) -> tuple[f
     return float(np.mean(at10)), float(np.mean(at_depth))
 
 
+# The ask pipelines timed side by side: the default, and the same without the cross-encoder stage.
+PIPELINES: tuple[tuple[str, dict[str, object]], ...] = (
+    ("default (reranker + reader)", {}),
+    ("without reranker", {"reranker": False}),
+)
+
+
+def load_reranker(service: NewsService) -> None:
+    """Load a service's cross-encoder before timing starts (it loads at the first ask otherwise)."""
+    service.search(Query("warm up the reranker"))
+
+
 def bench_latency(
     report: Report,
     sizes: Sequence[int],
@@ -534,6 +546,7 @@ def bench_latency(
 ) -> None:
     """p50/p95 of ask() end to end and of each retrieval mode, index load time and RSS at each size."""
     from index.query import Filters, SearchPlan
+    from index.rerank import CrossEncoder, passage_text
     from index.retrieval import HybridRetriever
     from index.terms import query_terms
 
@@ -547,9 +560,6 @@ def bench_latency(
             index=index_settings(embedder),
         )
         build_scale(n, articles, base_vecs, settings, embedder)
-        # This folder's cache holds only question and sentence vectors of earlier runs: without it every
-        # "cold" ask below really is the first (the synthetic passages' vectors are not in it).
-        (settings.data_dir / "embeddings.db").unlink(missing_ok=True)
         gc.collect()
         rss0 = rss_mb()
         t0 = time.perf_counter()
@@ -559,16 +569,32 @@ def bench_latency(
         assert gen is not None
         rss1 = rss_mb()
         log(f"latency {n}: loaded in {load:.1f}s, measuring")
-        # Cold: the answer composer embeds the retrieved passages' sentences the first time it sees them;
-        # warm: the same question again, those sentence vectors now cached.
-        cold, warm = [], []
-        for q in queries:
-            t = time.perf_counter()
-            service.ask(Query(q))
-            cold.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            service.ask(Query(q))
-            warm.append(time.perf_counter() - t)
+        # Each pipeline below starts from an empty embedding cache file: no service may hold the old one open.
+        service.close()
+        # Cold: the answer writer embeds the sentences it checks the first time it sees them; warm: the same
+        # question again, those sentence vectors (and the query's) now cached. Each pipeline starts from an
+        # empty cache; the cross-encoder is loaded before the clock starts.
+        timings: dict[str, tuple[list[float], list[float]]] = {}
+        for label, overrides in PIPELINES:
+            (settings.data_dir / "embeddings.db").unlink(missing_ok=True)
+            variant_settings = settings.model_copy(
+                update={"index": settings.index.model_copy(update=overrides)}
+            )
+            variant = NewsService(variant_settings, embedder)
+            if variant_settings.index.reranker:
+                load_reranker(variant)
+            cold, warm = timings.setdefault(label, ([], []))
+            for q in queries:
+                t = time.perf_counter()
+                variant.ask(Query(q))
+                cold.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                variant.ask(Query(q))
+                warm.append(time.perf_counter() - t)
+            variant.close()
+        service = NewsService(settings, embedder)
+        gen = service._serving()
+        assert gen is not None
         rss2 = rss_mb()
         idx = settings.index
         now = datetime.now(UTC)
@@ -580,7 +606,10 @@ def bench_latency(
             "retrieve bm25": [],
             "retrieve hybrid": [],
             "fts5 all terms (before)": [],
+            f"cross-encoder, top {idx.rerank_depth}": [],
+            "answer reader": [],
         }
+        scorer = CrossEncoder(max_length=idx.rerank_max_tokens)
         db = gen.folder / "passages.db"
         qvecs = []
         for i, q in enumerate(queries):
@@ -596,18 +625,25 @@ def bench_latency(
             parts["fts5 bm25"].append(time.perf_counter() - t)
             for mode in ("dense", "bm25", "hybrid"):
                 t = time.perf_counter()
-                HybridRetriever(gen.passages, gen.vectors, idx).retrieve(
-                    SearchPlan(q, Filters(), now, idx.top_k, mode), v
+                found = HybridRetriever(gen.passages, gen.vectors, idx).retrieve(
+                    SearchPlan(q, Filters(), now, idx.rerank_depth, mode), v
                 )
                 parts[f"retrieve {mode}"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            scorer.score(q, [passage_text(p) for p in found])
+            parts[f"cross-encoder, top {idx.rerank_depth}"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            service.writer.write(q, found[: idx.top_k])
+            parts["answer reader"].append(time.perf_counter() - t)
             if i < before_queries and query_terms(q):
                 t = time.perf_counter()
                 _all_terms_bm25(db, query_terms(q), idx.candidates, idx.title_weight)
                 parts["fts5 all terms (before)"].append(time.perf_counter() - t)
         recall = ivf_recall(_faiss(gen).index, np.asarray(qvecs), idx.candidates)
-        rows.append(
+        rows += [
             [
                 f"{n:,}",
+                label,
                 _faiss(gen).layout,
                 f"{load:.2f}",
                 f"{rss1 - rss0:.0f}",
@@ -616,7 +652,8 @@ def bench_latency(
                 f"{pct(warm, 50) * ms:.0f} / {pct(warm, 95) * ms:.0f}",
                 f"{recall[0]:.3f} / {recall[1]:.3f}" if recall else "exact",
             ]
-        )
+            for label, (cold, warm) in timings.items()
+        ]
         split_header = list(parts)
         split_rows.append(
             [f"{n:,}", *(f"{pct(v, 50) * ms:.1f} / {pct(v, 95) * ms:.1f}" for v in parts.values())]
@@ -629,6 +666,7 @@ def bench_latency(
         f"Query latency, NewsService.ask end to end, model loaded ({len(queries)} RealTimeQA questions, hybrid; ms p50 / p95)",
         [
             "passages",
+            "pipeline",
             "faiss layout",
             "index load s",
             "index RSS MB",
@@ -641,8 +679,9 @@ def bench_latency(
         [
             "synthetic scale: real RealTimeQA passages replicated with a word dropped and one doubled; vectors are real"
             " passage embeddings plus Gaussian noise, renormalised; built once under data/bench-speed",
-            "cold = first ask of a question, from an empty embedding cache: the query and the answer's shortlisted sentences are embedded;"
-            " warm = the same ask again (sentence vectors cached): query embedding + retrieval + answer composition",
+            "cold = first ask of a question, from an empty embedding cache: the query and the sentences the answer"
+            " writer checks are embedded; warm = the same ask again (query and sentence vectors cached): retrieval,"
+            " reranking and answer writing; the pipelines run one after the other, each from an empty cache",
             "recall: the IVF layout's top 10 / top candidates against exact search over the vectors it holds",
             f"backend {embedder.backend}; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
         ],
@@ -652,7 +691,10 @@ def bench_latency(
         ["passages", *split_header],
         split_rows,
         [
-            f"faiss and fts5 at depth index.candidates; retrieve = the retriever(s) + fusion + passage rows;"
+            f"faiss and fts5 at depth index.candidates; retrieve = the retriever(s) + fusion + passage rows"
+            f" (top {settings.index.rerank_depth}); cross-encoder = scoring those passages at"
+            f" {settings.index.rerank_max_tokens} tokens; answer reader = the extractive writer on the top"
+            f" {settings.index.top_k} (sentence vectors cached after the first);"
             f" 'before' = all terms OR-ed with the chunks join, the first {before_queries} questions only",
         ],
     )
