@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from corpus.cleaning import split_sentences
-from index.models import Answer, Citation, Passage
+from index.models import Answer, Passage
 from index.rerank import PairScorer, passage_text
 from index.terms import query_terms
-from index.writers import not_covered, with_marker
+from index.writers import SourceNumbering, not_covered, strip_markers, with_marker
 
 # Share of a sentence's (weighted) content words its cited passages must hold.
 MIN_SUPPORT = 0.6
@@ -194,28 +194,14 @@ def cite_checked(question: str, checked: Sequence[CheckedSentence], passages: Se
     """The checked sentences as an Answer, sources numbered by article in reading order like cite()."""
     if not checked:
         return not_covered(question, passages)
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
+    sources = SourceNumbering()
     parts: list[str] = []
     for sentence in checked:
         marks: list[int] = []
         for passage in sentence.passages:
-            art = passage.article_id
-            if art not in numbers:
-                numbers[art] = len(numbers) + 1
-                citations.append(
-                    Citation(
-                        n=numbers[art],
-                        article_id=art,
-                        title=passage.title,
-                        url=passage.url,
-                        source=passage.source,
-                        published_at=passage.published_at,
-                        quote=" ".join(_MARKER.sub("", best_quote(sentence.text, passage)).split()),
-                    )
-                )
-            if numbers[art] not in marks:
-                marks.append(numbers[art])
+            n = sources.number(passage, strip_markers(best_quote(sentence.text, passage)))
+            if n not in marks:
+                marks.append(n)
         # with_marker places one [n] before the final punctuation; the others follow it there.
         first, *rest = marks
         marked = with_marker(sentence.text, first)
@@ -226,6 +212,6 @@ def cite_checked(question: str, checked: Sequence[CheckedSentence], passages: Se
         question=question,
         answered=True,
         text=" ".join(parts),
-        citations=tuple(citations),
+        citations=tuple(sources.citations),
         passages=tuple(passages),
     )

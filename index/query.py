@@ -6,7 +6,6 @@ dates into a date window, and its `context` (the earlier topic of a follow-up) i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -15,9 +14,9 @@ from corpus.errors import InputError
 from corpus.settings import IndexSettings
 from index.models import Answer
 from index.timewords import parse_time_window
+from index.writers import strip_markers
 
 Mode = Literal["dense", "bm25", "hybrid"]
-_MARKER = re.compile(r"\s*\[\d+\]")
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def answer_gist(answer: Answer, max_chars: int = 300) -> str:
     if not answer.answered:
         return ""
     first = answer.citations[0].quote if answer.citations else answer.text
-    return " ".join(_MARKER.sub("", first).split())[:max_chars]
+    return strip_markers(first)[:max_chars]
 
 
 def followup_context(question: str, answer: Answer | None) -> str:

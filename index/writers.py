@@ -39,36 +39,52 @@ def with_marker(sentence: str, n: int) -> str:
     return f"{sentence} [{n}]."
 
 
-def cite(question: str, sentences: Sequence[tuple[str, Passage]], passages: Sequence[Passage]) -> Answer:
-    """An answer of sentences, each quoted from its passage and marked [n], n numbering articles in order."""
-    if not sentences:
-        return not_covered(question, passages)
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
-    parts: list[str] = []
-    for quoted, passage in sentences:
-        # A bracketed number in the article's own text would read as one of our markers.
-        text = " ".join(_MARKER.sub("", quoted).split())
+def strip_markers(text: str) -> str:
+    """Text without [n] markers (an article's own bracketed numbers, or an answer's), spaces tidied."""
+    return " ".join(_MARKER.sub("", text).split())
+
+
+class SourceNumbering:
+    """Numbers cited articles 1, 2, ... in order of first citation and keeps their Citations."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+        self.citations: list[Citation] = []
+
+    def number(self, passage: Passage, quote: str) -> int:
+        """The [n] of a passage's article, listing it (with the quote that supports the claim) when new."""
         art = passage.article_id
-        if art not in numbers:
-            numbers[art] = len(numbers) + 1
-            citations.append(
+        if art not in self.numbers:
+            self.numbers[art] = len(self.numbers) + 1
+            self.citations.append(
                 Citation(
-                    n=numbers[art],
+                    n=self.numbers[art],
                     article_id=art,
                     title=passage.title,
                     url=passage.url,
                     source=passage.source,
                     published_at=passage.published_at,
-                    quote=text,
+                    quote=quote,
                 )
             )
-        parts.append(with_marker(text, numbers[art]))
+        return self.numbers[art]
+
+
+def cite(question: str, sentences: Sequence[tuple[str, Passage]], passages: Sequence[Passage]) -> Answer:
+    """An answer of sentences, each quoted from its passage and marked [n], n numbering articles in order."""
+    if not sentences:
+        return not_covered(question, passages)
+    sources = SourceNumbering()
+    parts: list[str] = []
+    for quoted, passage in sentences:
+        # A bracketed number in the article's own text would read as one of our markers.
+        text = strip_markers(quoted)
+        parts.append(with_marker(text, sources.number(passage, text)))
     return Answer(
         question=question,
         answered=True,
         text=" ".join(parts),
-        citations=tuple(citations),
+        citations=tuple(sources.citations),
         passages=tuple(passages),
     )
 

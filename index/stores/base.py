@@ -8,6 +8,7 @@ fields natively can run the date and source filters inside the engine.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,3 +152,36 @@ class AttrTable:
         table.source_codes = np.asarray(arrays["attr_source_codes"], dtype=np.int32)
         table.sources = [str(s) for s in arrays["attr_sources"]]
         return table
+
+
+class SnapshotFile:
+    """A store's one .npz file: written atomically (temp file, then rename), reread when another process did."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mtime = 0
+
+    def _disk_mtime(self) -> int:
+        return self.path.stat().st_mtime_ns if self.path.exists() else 0
+
+    def read(self) -> dict[str, np.ndarray] | None:
+        """The arrays on disk (None when nothing was written yet)."""
+        mtime = self._disk_mtime()
+        if not mtime:
+            return None
+        with np.load(self.path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        self._mtime = mtime
+        return arrays
+
+    def write(self, arrays: dict[str, np.ndarray]) -> None:
+        """Replace the file with these arrays; a reader sees the old file or the new one, never half of one."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("wb") as fh:
+            np.savez(fh, allow_pickle=False, **arrays)
+        os.replace(tmp, self.path)
+        self._mtime = self._disk_mtime()
+
+    def changed(self) -> bool:
+        """Whether the file on disk is not the one last read or written here."""
+        return self._disk_mtime() != self._mtime

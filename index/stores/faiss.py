@@ -24,7 +24,7 @@ import numpy as np
 
 from corpus.errors import IndexMismatchError
 from index.query import Filters
-from index.stores.base import NO_FILTERS, AttrTable, VectorAttrs
+from index.stores.base import NO_FILTERS, AttrTable, SnapshotFile, VectorAttrs
 
 IndexKind = Literal["auto", "flat", "ivf"]
 
@@ -261,7 +261,7 @@ class FaissStore:
         self._lock = threading.RLock()
         self._index = VectorIndex(dimension, kind=kind)
         self._attrs = AttrTable()
-        self._mtime = 0
+        self._file = SnapshotFile(path)
         self._load()
 
     @classmethod
@@ -269,18 +269,13 @@ class FaissStore:
         """The store of a generation folder (empty until something is flushed)."""
         return cls(folder / cls.FILE, dimension)
 
-    def _disk_mtime(self) -> int:
-        return self.path.stat().st_mtime_ns if self.path.exists() else 0
-
     def _load(self) -> None:
-        mtime = self._disk_mtime()
-        if not mtime:
+        arrays = self._file.read()
+        if arrays is None:
             return
-        with np.load(self.path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
         index = VectorIndex.from_bytes(arrays["index"], self.dimension)
         with self._lock:
-            self._index, self._attrs, self._mtime = index, AttrTable.from_arrays(arrays), mtime
+            self._index, self._attrs = index, AttrTable.from_arrays(arrays)
 
     @property
     def layout(self) -> Literal["flat", "ivf"]:
@@ -334,15 +329,11 @@ class FaissStore:
         """Write the index and its attributes to one file, atomically."""
         with self._lock:
             arrays = {"index": self._index.to_bytes(), **self._attrs.to_arrays()}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            np.savez(fh, allow_pickle=False, **arrays)
-        os.replace(tmp, self.path)
-        self._mtime = self._disk_mtime()
+        self._file.write(arrays)
 
     def refresh(self) -> bool:
         """Reload when another process flushed a newer file."""
-        if self._disk_mtime() == self._mtime:
+        if not self._file.changed():
             return False
         self._load()
         return True

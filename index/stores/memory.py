@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 
 from corpus.errors import IndexMismatchError
 from index.query import Filters
-from index.stores.base import NO_FILTERS, AttrTable, VectorAttrs
+from index.stores.base import NO_FILTERS, AttrTable, SnapshotFile, VectorAttrs
 
 
 class MemoryStore:
@@ -25,7 +24,7 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._vectors = np.zeros((0, dimension), dtype=np.float32)
         self._attrs = AttrTable()
-        self._mtime = 0
+        self._file = SnapshotFile(path)
         self._load()
 
     @classmethod
@@ -33,15 +32,10 @@ class MemoryStore:
         """The store of a generation folder (empty until something is flushed)."""
         return cls(folder / cls.FILE, dimension)
 
-    def _disk_mtime(self) -> int:
-        return self.path.stat().st_mtime_ns if self.path.exists() else 0
-
     def _load(self) -> None:
-        mtime = self._disk_mtime()
-        if not mtime:
+        arrays = self._file.read()
+        if arrays is None:
             return
-        with np.load(self.path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
         vectors = np.asarray(arrays["vectors"], dtype=np.float32)
         if vectors.shape[1] != self.dimension:
             raise IndexMismatchError(
@@ -49,7 +43,7 @@ class MemoryStore:
                 f" {self.dimension}: run `newsbot reindex`"
             )
         with self._lock:
-            self._vectors, self._attrs, self._mtime = vectors, AttrTable.from_arrays(arrays), mtime
+            self._vectors, self._attrs = vectors, AttrTable.from_arrays(arrays)
 
     def add(self, ids: Sequence[int], vectors: np.ndarray, attrs: Sequence[VectorAttrs]) -> None:
         """Add vectors under their chunk ids (rows stay aligned with the attribute table's ids)."""
@@ -97,15 +91,11 @@ class MemoryStore:
         """Write vectors and attributes to one file, atomically."""
         with self._lock:
             arrays = {"vectors": self._vectors, **self._attrs.to_arrays()}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            np.savez(fh, allow_pickle=False, **arrays)
-        os.replace(tmp, self.path)
-        self._mtime = self._disk_mtime()
+        self._file.write(arrays)
 
     def refresh(self) -> bool:
         """Reload when another process flushed a newer file."""
-        if self._disk_mtime() == self._mtime:
+        if not self._file.changed():
             return False
         self._load()
         return True

@@ -104,17 +104,17 @@ def test_answer_embeds_only_its_shortlist(
     question = "What projects did Iran and Azerbaijan discuss?"
     passages = sample_service.search(Query(question))
     counts = []
-    for shortlist in (0, 3):
+    for choice, shortlist in (("similarity", 0), ("similarity", 3), ("reader", 3)):
         fresh = CachedEmbedder(
-            embedder, EmbeddingCache(tmp_path / f"cache-{shortlist}.db", embedder.cache_key)
+            embedder, EmbeddingCache(tmp_path / f"cache-{choice}-{shortlist}.db", embedder.cache_key)
         )
-        settings = IndexSettings(min_relevance=0.42, answer_sentences=3, answer_shortlist=shortlist)
+        settings = IndexSettings(answer_choice=choice, answer_shortlist=shortlist)
         answer = ExtractiveWriter(fresh, QueryEncoder(embedder), settings).write(question, passages)
         assert answer.answered and "Rasht–Astara railway" in answer.text
         counts.append(fresh.computed)
         fresh.cache.close()
-    # Each shortlisted sentence (with its headline), and nothing else.
-    assert counts[1] == 3 < counts[0]
+    # Each shortlisted sentence (with its headline), and nothing else; the reader checks its best 3 only.
+    assert counts[1] == counts[2] == 3 < counts[0]
 
 
 def test_shortlist_takes_at_most_half_from_one_passage() -> None:
@@ -126,3 +126,12 @@ def test_shortlist_takes_at_most_half_from_one_passage() -> None:
     assert [c.text for c in shortlist_candidates(ranked, 4)] == ["a0", "a1", "b0", "a2"]
     # With nothing else on offer the best passage fills the shortlist.
     assert [c.text for c in shortlist_candidates(ranked[:5], 3)] == ["a0", "a1", "a2"]
+
+
+def test_the_reader_leads_with_the_sentence_that_states_the_answer(sample_service: NewsService) -> None:
+    answer = sample_service.ask(Query("Which bridge did Iran and Azerbaijan discuss?"))
+    assert answer.answered
+    first = answer.text.split(" [1]")[0]
+    assert "Aghband–Kalalah bridge" in first
+    # One source: every sentence quotes the same article.
+    assert [c.n for c in answer.citations] == [1]

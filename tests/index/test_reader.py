@@ -1,0 +1,46 @@
+"""The answer reader: the sentence that holds the kind of thing asked for comes first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from index.reader import FEATURES, WEIGHTS, answer_scores, sentence_features
+
+
+def _best(question: str, sentences: list[str]) -> str:
+    features = [sentence_features(question, s, 0.5, 1, 0) for s in sentences]
+    return sentences[int(np.argmax(answer_scores(question, features)))]
+
+
+def test_a_how_many_question_prefers_the_sentence_with_a_number() -> None:
+    question = "How many people died in the earthquake?"
+    sentences = [
+        "The earthquake struck the northern region early on Wednesday morning.",
+        "At least 5 people died and 130 were injured after the earthquake.",
+    ]
+    assert _best(question, sentences) == sentences[1]
+
+
+def test_a_who_question_prefers_a_sentence_naming_someone_new() -> None:
+    question = "Who announced his retirement from the NFL on Tuesday?"
+    sentences = [
+        "The retirement was announced on social media on Tuesday.",
+        "Tight end Rob Gronkowski announced his retirement on Tuesday.",
+    ]
+    assert _best(question, sentences) == sentences[1]
+
+
+def test_names_already_in_the_question_do_not_count() -> None:
+    features = sentence_features("Who met Araghchi in Baku?", "In Baku, Araghchi spoke.", 0.5, 1, 0)
+    named = dict(zip(FEATURES, features, strict=True))
+    assert named["new names"] == 0 and named["name asked, new name given"] == 0
+    other = sentence_features("Who met Araghchi in Baku?", "In Baku, Araghchi met Bayramov.", 0.5, 1, 0)
+    assert dict(zip(FEATURES, other, strict=True))["name asked, new name given"] == 1
+
+
+def test_earlier_passages_and_sentences_weigh_more() -> None:
+    q, s = "What did the council approve?", "The council approved the harbour plan."
+    first, later = sentence_features(q, s, 0.5, 1, 0), sentence_features(q, s, 0.5, 4, 3)
+    assert answer_scores(q, [first])[0] > answer_scores(q, [later])[0]
+    assert len(WEIGHTS) == len(FEATURES)
+    assert answer_scores(q, []).shape == (0,)
