@@ -2,9 +2,10 @@
 
 Each case is a tuning-week quiz question, then a hand-written follow-up whose answer is in the same gold
 article but that names little of the story itself ("How many people died?"). The follow-up is asked as
-the bot asks it (with the earlier question and the gist of its answer as context, `followup_context`) and
-without any context, as of the quiz day. Reported: the gold article first among the follow-up's passages
-(Hit@1) and the follow-up's answer stating the expected fact.
+the bot asks it (with the earlier question and the gist of its answer as context, `followup_context`), with
+the earlier question only, and without any context, as of the quiz day. Reported: the gold article first among the follow-up's passages
+(Hit@1) and the follow-up's answer stating the expected fact; the earlier question alone as context (what the
+bot used before) is shown too.
 
     python -m bench.followups --work data/bench-rtqa
 """
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 totals[label][0] += hit
                 totals[label][1] += stated
                 cells.append(f"{'yes' if hit else 'no'} / {'yes' if stated else 'no'}")
-            lines.append(f"| {q.text[:60]} | {followup} | {cells[0]} | {cells[1]} |")
+            lines.append(f"| {q.text[:60]} | {followup} | " + " | ".join(cells) + " |")
     finally:
         service.close()
     n = len(CASES)
