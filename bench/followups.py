@@ -54,20 +54,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     questions = {q.qid: q for q in load_questions(data)}
     service = NewsService.open(bench_settings(args.work, args.work / "corpus" / "realtimeqa.jsonl", None))
-    totals = {"with the earlier turn": [0, 0], "alone": [0, 0]}
+    totals = {"with the earlier turn": [0, 0], "with the earlier question only": [0, 0], "alone": [0, 0]}
     lines = [
-        "| first question | follow-up | with context: gold first / states it | alone: gold first / states it |"
+        "| first question | follow-up | "
+        + " | ".join(f"{label}: gold first / states it" for label in totals)
+        + " |",
+        "|---|---|---|---|---|",
     ]
-    lines.append("|---|---|---|---|")
     try:
         for qid, followup, expected in CASES:
             q = questions[qid]
             first = service.ask(Query(q.text, as_of=q.asked_at))
             cells = []
-            for label, context in (
-                ("with the earlier turn", followup_context(q.text, first)),
-                ("alone", None),
-            ):
+            contexts = (followup_context(q.text, first), q.text, None)
+            for label, context in zip(totals, contexts, strict=True):
                 query = Query(followup, as_of=q.asked_at, context=context)
                 passages = service.search(Query(followup, k=RANK_DEPTH, as_of=q.asked_at, context=context))
                 hit = any(gold_flags(ranked_articles(passages), q.gold_ids, q.gold_urls)[:1])
