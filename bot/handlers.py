@@ -112,7 +112,12 @@ async def answer_question(update: Update, context: NewsbotContext, question: str
     try:
         if bc.settings.answer.writer == "llm":
             # A model writes for seconds: the reply grows sentence by sentence (bot/streaming.py).
-            answer = await stream_answer(message, bc.service, Query(question, context=earlier))
+            answer = await stream_answer(
+                message,
+                bc.service,
+                Query(question, context=earlier),
+                lambda part: reply_html(context, message, part),
+            )
         else:
             answer = await asyncio.to_thread(_ask, bc.service, question, earlier)
             if await reply_html(context, message, answer_html(answer)) is None:
