@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ import pytest
 
 from bench.botapi_stub import BotApiStub, Call
 from bot.handlers import BUSY
-from corpus.settings import CorpusSettings, Settings
+from bot.subscriptions import SubscriptionStore
+from corpus.settings import CorpusSettings, FeedSettings, Settings
 from index.embeddings import Embedder
 from tests.bot.fakes import REPO, make_settings
 from tests.bot.harness import bot_running, replies
@@ -33,6 +35,7 @@ from tests.bot.test_bot_e2e import (
     open_core,
     write_news,
 )
+from tests.corpus.feed_server import Entry, Route, rss2, running_server
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -54,6 +57,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def fetch(port: int, path: str) -> tuple[int, str]:
+    """GET a path of the bot's metrics server."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+def value(text: str, name: str) -> float:
+    """One sample of a /metrics text by its full name and labels; -1 when it is absent."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return -1.0
 
 
 def test_twelve_users_at_once_all_get_their_answer_under_a_flood_limit(
@@ -141,14 +158,7 @@ def test_healthz_and_metrics_move_while_the_bot_answers(tmp_path: Path, news: Sp
     port = free_port()
 
     def get(path: str) -> tuple[int, str]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-            return response.status, response.read().decode()
-
-    def value(text: str, name: str) -> float:
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[-1])
-        raise AssertionError(f"{name} not in /metrics:\n{text}")
+        return fetch(port, path)
 
     with BotApiStub() as stub:
         stub.faults.too_many = 1  # one 429, waited out
@@ -179,3 +189,41 @@ def test_healthz_and_metrics_move_while_the_bot_answers(tmp_path: Path, news: Sp
                 get("/nothing")
     with pytest.raises(OSError):  # stopped with the bot
         get("/healthz")
+
+
+def test_metrics_show_feed_polls_and_digest_deliveries(tmp_path: Path, embedder: Embedder) -> None:
+    port = free_port()
+    entry = Entry(
+        "Kestrel river bridge opens to traffic",
+        "https://valdoria-press.example/kestrel-bridge",
+        "The new bridge over the Kestrel river opened to traffic on Tuesday.",
+        datetime.now(UTC).replace(microsecond=0),
+    )
+    store = SubscriptionStore(tmp_path / "bot.db")
+    for chat in (1, 2):
+        store.subscribe(chat, "00:00", "UTC")  # already due today: delivered at start-up
+    with running_server() as feeds, BotApiStub() as stub:
+        stub.faults.forbidden_chats.add(2)
+        feeds.routes["/feed"] = Route(rss2("Valdoria Press", [entry]))
+        feed = feeds.url("/feed")
+        corpus = CorpusSettings(
+            paths=[], feeds=[FeedSettings(url=feed, source="Valdoria Press")], fetch_timeout_seconds=5.0
+        )
+        settings = make_settings(tmp_path, stub, corpus=corpus, metrics_port=port)
+        service = open_core(settings, embedder)
+        try:
+            with bot_running(settings, service, stub):
+                polled = (
+                    f'newsbot_feed_last_success_timestamp_seconds{{feed="{feed}",source="Valdoria Press"}}'
+                )
+                assert stub.wait_for(lambda: value(fetch(port, "/metrics")[1], polled) > 0, 60)
+                sent = 'newsbot_digest_deliveries_total{outcome="sent"}'
+                assert stub.wait_for(lambda: value(fetch(port, "/metrics")[1], sent) == 1, 60)
+                text = fetch(port, "/metrics")[1]
+                assert abs(value(text, polled) - time.time()) < 120
+                assert value(text, 'newsbot_digest_deliveries_total{outcome="blocked"}') == 1
+                assert value(text, 'newsbot_digest_deliveries_total{outcome="failed"}') == 0
+                assert value(text, "newsbot_index_passages") >= 1
+        finally:
+            service.close()
+            store.close()
