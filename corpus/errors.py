@@ -46,6 +46,6 @@ class UnreachableError(NewsbotError):
 
 
 class PartialFailure(NewsbotError):
-    """Some of the work failed while the rest succeeded (feeds, files, digest deliveries); the summary says which."""
+    """Some of the work failed while the rest succeeded (feeds, digest deliveries); the summary says which."""
 
     exit_code = 3

@@ -151,19 +151,6 @@ def test_some_feeds_failing_is_a_partial_failure_exit_3_and_all_failing_exit_1(
         assert code == 1 and err.splitlines()[-1] == "error: 2 of 2 feeds failed (see the warnings above)"
 
 
-def test_a_bad_file_beside_good_ones_is_exit_3(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = cli_env / "mixed"
-    folder.mkdir()
-    (folder / "good.jsonl").write_text(
-        json.dumps({"title": "Osk dock strike ends", "body": "Dock workers in Osk ended their strike."})
-        + "\n"
-    )
-    (folder / "empty.jsonl").write_text("")
-    code, out, err = run(["ingest", "--quiet", str(folder)], capsys)
-    assert code == 3 and "1 new" in out and "empty.jsonl" in err
-    assert err.splitlines()[-1].startswith("partial failure: 1 of 2 files or records failed")
-
-
 def test_digest_send_with_failed_deliveries_is_exit_3(
     cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
