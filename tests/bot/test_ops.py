@@ -154,6 +154,27 @@ def test_run_with_the_api_down_exits_with_one_line(tmp_path: Path) -> None:
     assert "TEST-TOKEN" not in done.stderr
 
 
+def test_run_with_a_refused_token_exits_2_with_one_line(tmp_path: Path) -> None:
+    with BotApiStub() as stub:
+        env = {
+            **os.environ,
+            "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
+            "NEWSBOT_TELEGRAM__TOKEN": "999:WRONG-TOKEN",
+            "NEWSBOT_TELEGRAM__BASE_URL": stub.base_url,
+            "HF_HUB_OFFLINE": "1",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "refused the token (NEWSBOT_TELEGRAM__TOKEN)" in done.stderr and "WRONG-TOKEN" not in done.stderr
+
+
 def test_healthz_and_metrics_move_while_the_bot_answers(tmp_path: Path, news: SpiedService) -> None:
     port = free_port()
 
