@@ -11,6 +11,7 @@ from telegram import Message, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.context import BotContext, NewsbotContext
+from bot.handlers import reply_html
 from corpus.errors import IndexBusyError, NewsbotError
 from corpus.ingest import IngestReport
 
@@ -97,7 +98,7 @@ async def _admin_only(
     if message is None:
         return None
     if not bc.is_admin(user.id if user else None):
-        await message.reply_text(REFUSAL.format(command=command))
+        await reply_html(context, message, REFUSAL.format(command=command))
         return None
     return bc, message
 
@@ -109,13 +110,20 @@ async def reindex(update: Update, context: NewsbotContext) -> None:
         return
     bc, message = gate
     if not bc.reindex.lock.acquire(blocking=False):
-        await message.reply_text("A reindex is already running; I will post its report when it is done.")
+        await reply_html(
+            context, message, "A reindex is already running; I will post its report when it is done."
+        )
         return
     try:
-        status = await message.reply_text("Reindex started… questions are answered from the current index.")
+        status = await reply_html(
+            context, message, "Reindex started… questions are answered from the current index."
+        )
     except BaseException:
         bc.reindex.lock.release()
         raise
+    if status is None:  # Telegram kept refusing; the admin was asked to try again
+        bc.reindex.lock.release()
+        return
     progress = ProgressMessage(status, asyncio.get_running_loop())
     context.application.create_task(_run_reindex(bc, progress), update=update, name="reindex")
 
@@ -129,8 +137,10 @@ async def stats(update: Update, context: NewsbotContext) -> None:
     s = await asyncio.to_thread(bc.service.stats)
     active, total = await asyncio.to_thread(bc.subscriptions.counts)
     busy = " (one is running now)" if bc.reindex.lock.locked() else ""
-    await message.reply_text(
+    await reply_html(
+        context,
+        message,
         f"<b>Stats</b>\nArticles: {s.articles}\nPassages: {s.passages}\n"
         f"Subscribers: {active} active of {total}\nQuestions answered: {s.questions_answered}\n"
-        f"Last reindex: {escape(s.last_reindex or 'never', quote=False)}{busy}"
+        f"Last reindex: {escape(s.last_reindex or 'never', quote=False)}{busy}",
     )

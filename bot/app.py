@@ -9,9 +9,9 @@ import threading
 from typing import Any
 from urllib.parse import urlparse
 
-from telegram import BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     ApplicationBuilder,
     ChatMemberHandler,
@@ -31,7 +31,7 @@ from bot.context import (
     api_urls,
     require_token,
 )
-from corpus.errors import ConfigError
+from corpus.errors import ConfigError, UnreachableError
 from corpus.feeds import configured_feeds
 from corpus.settings import Settings
 
@@ -69,6 +69,18 @@ class RedactToken(logging.Filter):
         return True
 
 
+class NetworkErrorsOneLine(logging.Filter):
+    """python-telegram-bot logs a failed Bot API call with a full traceback; a network error is one warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+            record.msg, record.args = f"{record.getMessage()} ({type(error).__name__}: {error})", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def configure_logging(settings: Settings, token: str) -> None:
     """Log at the configured level, keep httpx quiet, and redact the token on every root handler."""
     root = logging.getLogger()
@@ -78,6 +90,10 @@ def configure_logging(settings: Settings, token: str) -> None:
         )
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("telegram.ext", "telegram.ext.Updater"):
+        ptb = logging.getLogger(name)
+        if not any(isinstance(f, NetworkErrorsOneLine) for f in ptb.filters):
+            ptb.addFilter(NetworkErrorsOneLine())
     for handler in root.handlers:
         if not any(isinstance(f, RedactToken) and f.token == token for f in handler.filters):
             handler.addFilter(RedactToken(token))
@@ -99,6 +115,9 @@ async def post_init(application: NewsbotApp) -> None:
         except TelegramError as exc:  # an admin who never opened a chat with the bot has no chat yet
             log.warning("could not set admin commands for %s: %s", admin_id, exc)
     await subscribe.schedule_all(application)
+    bc.metrics.watch_state(bc.service.stats, bc.settings)
+    if bc.settings.metrics.enabled:
+        bc.metrics.serve(bc.settings.metrics.host, bc.settings.metrics.port)
     if configured_feeds(bc.settings) and application.job_queue is not None:
         application.job_queue.run_repeating(
             poll_feeds_job,
@@ -119,7 +138,8 @@ async def poll_feeds_job(context: NewsbotContext) -> None:
 
 
 async def post_shutdown(application: NewsbotApp) -> None:
-    """Close the subscription store."""
+    """Stop /metrics and close the subscription store."""
+    application.bot_data.core.metrics.stop()
     application.bot_data.core.subscriptions.close()
 
 
@@ -205,18 +225,59 @@ def _open_service(settings: Settings) -> NewsCore:
     return NewsService.open(settings)
 
 
+def _start_failure(
+    settings: Settings, token: str, exc: TelegramError
+) -> ConfigError | UnreachableError | None:
+    """The one clear error for a Bot API that cannot be reached or refuses the token; None for anything else."""
+    where = settings.telegram.base_url or "https://api.telegram.org"
+    reason = f"{type(exc).__name__}: {exc}".replace(token, "[TOKEN]")
+    if isinstance(exc, InvalidToken):
+        return ConfigError(
+            f"the Telegram Bot API at {where} refused the token (NEWSBOT_TELEGRAM__TOKEN): {reason}"
+        )
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+        return UnreachableError(f"cannot reach the Telegram Bot API at {where}: {reason}")
+    return None
+
+
+async def _check_api(settings: Settings, token: str) -> None:
+    urls = api_urls(settings)
+    bot = Bot(token) if urls is None else Bot(token, base_url=urls[0], base_file_url=urls[1])
+    async with bot:  # initialize() asks getMe
+        pass
+
+
+def ensure_api_reachable(settings: Settings, token: str) -> None:
+    """Ask the Bot API who we are, so a dead API or a bad token fails in one line before the model loads."""
+    try:
+        asyncio.run(_check_api(settings, token))
+    except TelegramError as exc:
+        failure = _start_failure(settings, token, exc)
+        if failure is None:
+            raise
+        raise failure from exc
+
+
 def run_bot(
     settings: Settings, *, service: NewsCore | None = None, stop: threading.Event | None = None
 ) -> None:
     """Run the bot until stopped (blocking); opens and closes the core service unless one is given."""
     token = require_token(settings)
     configure_logging(settings, token)
+    if service is None:
+        ensure_api_reachable(settings, token)
     core = service if service is not None else _open_service(settings)
     try:
         application = build_application(settings, core)
         if stop is not None and application.job_queue is not None:
             application.job_queue.run_repeating(_watch_stop, interval=0.2, data=stop, name="stop watcher")
-        _run(application, settings, token)
+        try:
+            _run(application, settings, token)
+        except TelegramError as exc:
+            failure = _start_failure(settings, token, exc)
+            if failure is None:
+                raise
+            raise failure from exc
     finally:
         if service is None:
             core.close()

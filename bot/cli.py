@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
 from bot.formatting import answer_plain
-from corpus.errors import InputError, NewsbotError
+from corpus.errors import InputError, NewsbotError, PartialFailure
 from corpus.feeds import PollReport, configured_feeds, feed_stats, import_opml
 from corpus.ingest import IngestReport
 from corpus.loaders import iter_input_files
@@ -107,6 +107,21 @@ def print_poll_report(report: PollReport) -> None:
         click.echo(f"{report.pages_deferred} article page(s) wait for a retry (`newsbot feeds list`)")
 
 
+def outcome(failures: list[tuple[int, int, str]]) -> None:
+    """After the summary: raise PartialFailure (exit 3) when some parts failed and others succeeded.
+
+    Each item is (failed, succeeded, what), e.g. (9, 5, "feeds"). When nothing at all succeeded the run
+    failed as a whole: NewsbotError, exit 1.
+    """
+    failed = [(f, ok, what) for f, ok, what in failures if f]
+    if not failed:
+        return
+    summary = "; ".join(f"{f} of {f + ok} {what} failed" for f, ok, what in failed)
+    if all(ok == 0 for _, ok, _ in failures):
+        raise NewsbotError(f"{summary} (see the warnings above)")
+    raise PartialFailure(f"{summary} (see the warnings above)")
+
+
 class BatchQuestion(BaseModel):
     """One line of an `ask --batch` file."""
 
@@ -143,11 +158,19 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], with_feeds: bool, quiet:
         # Fail on bad paths before paying for the model load.
         raise InputError("; ".join(str(p) for p in problems))
     service = open_service(ctx)
+    failures: list[tuple[int, int, str]] = []
     with progress_bars(not quiet) as progress:
         if paths or not with_feeds:
-            print_report(service.ingest_paths(targets, progress))
+            # A bad record or file beside good ones is a warning line, not a failure (issue 12's bad-input
+            # contract, tests/corpus/test_bad_input_cli.py): every good record is stored.
+            report = service.ingest_paths(targets, progress)
+            print_report(report)
+            failures.append((0, report.articles_seen, "files"))
         if with_feeds:
-            print_poll_report(service.poll_feeds(progress))
+            poll = service.poll_feeds(progress)
+            print_poll_report(poll)
+            failures.append((len(poll.failed), poll.feeds - len(poll.failed), "feeds"))
+    outcome(failures)
 
 
 @cli.command()
@@ -284,6 +307,11 @@ def digest(ctx: click.Context, as_of: str | None, send: bool) -> None:
         f"digest {r.digest_date}: {r.sent} sent, {r.already} already had it, {r.blocked} blocked,"
         f" {r.failed} failed; {r.messages} messages in {r.seconds:.1f} s"
     )
+    if r.failed:
+        click.echo(
+            f"warning: {r.failed} deliveries failed; `newsbot digest --send` again retries them", err=True
+        )
+    outcome([(r.failed, r.sent, "digest deliveries")])
 
 
 @cli.group()
@@ -338,7 +366,11 @@ def feeds_list(ctx: click.Context, as_json: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every failure is one clean line on stderr and an exit code (2 bad input, 1 other)."""
+    """Entry point: every failure is one clean line on stderr and an exit code.
+
+    0 success, 1 error, 2 usage or bad input, 3 partial failure (some feeds or digest deliveries failed
+    while the rest succeeded; the summary says which), 130 interrupted.
+    """
     try:
         cli.main(args=argv, prog_name="newsbot", standalone_mode=False)
     except click.exceptions.Abort:
@@ -347,6 +379,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError | click.BadParameter) else exc.exit_code)
+    except PartialFailure as exc:
+        click.echo(f"partial failure: {exc}", err=True)
+        sys.exit(exc.exit_code)
     except NewsbotError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

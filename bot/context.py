@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
 from bot.formatting import DigestLike
+from bot.metrics import BotMetrics
 from bot.ratelimit import QuestionLimiter
 from bot.subscriptions import SubscriptionStore
 from corpus.errors import ConfigError
@@ -133,6 +134,7 @@ class BotContext:
     limiter: QuestionLimiter
     memory: ChatMemory
     reindex: ReindexState = field(default_factory=ReindexState)
+    metrics: BotMetrics = field(default_factory=BotMetrics)
 
     @classmethod
     def create(cls, settings: Settings, service: NewsCore) -> BotContext:

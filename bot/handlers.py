@@ -10,9 +10,10 @@ from html import escape
 
 from telegram import Message, Update
 from telegram.constants import ChatAction
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.context import NewsbotContext, NewsCore
+from bot.delivery import retry_seconds
 from bot.formatting import answer_html, format_headlines, format_sources, link, split_message
 from bot.streaming import stream_answer
 from corpus.errors import InputError
@@ -25,10 +26,46 @@ DEFAULT_LATEST = 5
 MAX_LATEST = 20
 
 
-async def reply_html(message: Message, html: str) -> None:
-    """Reply with Telegram HTML, split below the message limit; previews stay off (application defaults)."""
+BUSY = "Sorry, Telegram is limiting how fast I can reply right now. Please ask again in a minute."
+
+
+async def _send_within(
+    context: NewsbotContext, message: Message, text: str, waited: float
+) -> tuple[Message | None, float]:
+    """Reply, waiting out 429s (RetryAfter) while the waits stay within telegram.reply_retry_seconds."""
+    bc = context.bot_data.core
+    budget = bc.settings.telegram.reply_retry_seconds
+    while True:
+        try:
+            return await message.reply_text(text), waited
+        except RetryAfter as exc:
+            bc.metrics.flood_waits.inc()
+            wait = retry_seconds(exc)
+            if waited + wait > budget:
+                return None, waited
+            waited += wait
+            await asyncio.sleep(wait)
+
+
+async def reply_html(context: NewsbotContext, message: Message, html: str) -> Message | None:
+    """Reply with Telegram HTML split below the message limit (previews stay off: application defaults).
+
+    Every reply goes through here: a 429 is waited out and the part sent again, up to
+    telegram.reply_retry_seconds of waiting per reply; past that the user is asked (one last attempt) to
+    ask again. Returns the last message sent, or None when the reply could not go out.
+    """
+    waited, sent = 0.0, None
     for chunk in split_message(html):
-        await message.reply_text(chunk)
+        sent, waited = await _send_within(context, message, chunk, waited)
+        if sent is None:
+            log.warning("reply to chat %s given up after %.0f s of flood waits", message.chat_id, waited)
+            try:
+                await message.reply_text(BUSY)
+            except RetryAfter:
+                context.bot_data.core.metrics.flood_waits.inc()
+                log.warning("could not even tell chat %s to ask again (flood limit)", message.chat_id)
+            return None
+    return sent
 
 
 def command_argument(message: Message) -> str:
@@ -51,30 +88,50 @@ async def answer_question(update: Update, context: NewsbotContext, question: str
     question = question.strip()
     limit = bc.settings.telegram.max_question_chars
     if not question:
-        await message.reply_text("Ask me something about the news, e.g. <i>/ask What happened in Baku?</i>")
+        await reply_html(
+            context, message, "Ask me something about the news, e.g. <i>/ask What happened in Baku?</i>"
+        )
         return
     if len(question) > limit:
-        await message.reply_text(
-            f"Sorry, that question is too long for me. Please keep it under {limit} characters."
+        await reply_html(
+            context,
+            message,
+            f"Sorry, that question is too long for me. Please keep it under {limit} characters.",
         )
         return
     user = update.effective_user
     if user is not None and not bc.limiter.allow(user.id):
-        await message.reply_text("You are asking faster than I can read. Please wait a minute and ask again.")
+        await reply_html(
+            context, message, "You are asking faster than I can read. Please wait a minute and ask again."
+        )
         return
     await chat.send_action(ChatAction.TYPING)
     now = time.monotonic()
     earlier = bc.memory.context_for(chat.id, question, now)
+    metrics = bc.metrics
     try:
         if bc.settings.answer.writer == "llm":
             # A model writes for seconds: the reply grows sentence by sentence (bot/streaming.py).
-            answer = await stream_answer(message, bc.service, Query(question, context=earlier))
+            answer = await stream_answer(
+                message,
+                bc.service,
+                Query(question, context=earlier),
+                lambda part: reply_html(context, message, part),
+            )
         else:
             answer = await asyncio.to_thread(_ask, bc.service, question, earlier)
-            await reply_html(message, answer_html(answer))
+            if await reply_html(context, message, answer_html(answer)) is None:
+                metrics.questions.labels("failed").inc()  # answered, but Telegram would not take it
+                return
     except InputError as exc:
-        await message.reply_text(f"Sorry, I can't answer that: {escape(str(exc), quote=False)}")
+        metrics.questions.labels("failed").inc()
+        await reply_html(context, message, f"Sorry, I can't answer that: {escape(str(exc), quote=False)}")
         return
+    except Exception:
+        metrics.questions.labels("failed").inc()
+        raise
+    metrics.answer_seconds.observe(time.monotonic() - now)
+    metrics.questions.labels("answered" if answer.answered else "not_covered").inc()
     bc.memory.remember(chat.id, question, earlier is not None, answer, now)
 
 
@@ -116,6 +173,7 @@ async def start(update: Update, context: NewsbotContext) -> None:
     agencies = ", ".join(s or "unknown agency" for s, *_ in stats.sources) or "no agency yet"
     examples = "\n".join(f"• What is new about {link(a.title, None)}?" for a in latest)
     await reply_html(
+        context,
         message,
         "\n\n".join(
             part
@@ -140,11 +198,11 @@ async def latest(update: Update, context: NewsbotContext) -> None:
         return
     arg = command_argument(message)
     if arg and not arg.isdigit():
-        await message.reply_text("Usage: /latest [N], e.g. /latest 5")
+        await reply_html(context, message, "Usage: /latest [N], e.g. /latest 5")
         return
     n = min(max(int(arg) if arg else DEFAULT_LATEST, 1), MAX_LATEST)
     articles = await asyncio.to_thread(bc.service.latest, n)
-    await reply_html(message, f"<b>Latest headlines</b>\n{format_headlines(articles)}")
+    await reply_html(context, message, f"<b>Latest headlines</b>\n{format_headlines(articles)}")
 
 
 async def sources(update: Update, context: NewsbotContext) -> None:
@@ -154,13 +212,27 @@ async def sources(update: Update, context: NewsbotContext) -> None:
         return
     stats = await asyncio.to_thread(bc.service.stats)
     await reply_html(
-        message, f"<b>What I have indexed</b> ({stats.articles} articles)\n{format_sources(stats.sources)}"
+        context,
+        message,
+        f"<b>What I have indexed</b> ({stats.articles} articles)\n{format_sources(stats.sources)}",
     )
 
 
 async def on_error(update: object, context: NewsbotContext) -> None:
-    """The one error handler: log what nothing else expected, and apologise to the user if there is one."""
-    log.error("unhandled error while handling an update", exc_info=context.error)
+    """The one error handler: log what nothing else expected, and apologise to the user if there is one.
+
+    Telegram out of reach (a failed poll, a reply that timed out) is one warning line, not a traceback:
+    polling retries by itself, and there is nobody to apologise to over a dead connection.
+    """
+    error = context.error
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        log.warning("Telegram Bot API unreachable: %s: %s", type(error).__name__, error)
+        return
+    if isinstance(error, RetryAfter):
+        context.bot_data.core.metrics.flood_waits.inc()
+        log.warning("Telegram flood limit: %s", error)
+        return
+    log.error("unhandled error while handling an update", exc_info=error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:
             await update.effective_message.reply_text(

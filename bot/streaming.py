@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from telegram import Message
@@ -21,6 +22,9 @@ from index.query import Query
 
 log = logging.getLogger(__name__)
 
+# Sends one final part: bot.handlers.reply_html, which waits out 429s; None when it gave up.
+SendFn = Callable[[str], Awaitable[Message | None]]
+
 # Telegram allows about one message a second per chat; an edit every 1.5 s stays well clear of 429s.
 EDIT_INTERVAL = 1.5
 # Marks an answer that is still being written.
@@ -30,8 +34,9 @@ GROWING = " …"
 class StreamedReply:
     """One reply message showing the latest checked answer, sent or edited at most once per interval."""
 
-    def __init__(self, message: Message, interval: float = EDIT_INTERVAL) -> None:
+    def __init__(self, message: Message, send: SendFn | None = None, interval: float = EDIT_INTERVAL) -> None:
         self._reply_to = message
+        self._send: SendFn = send or message.reply_text
         self._interval = interval
         self._loop = asyncio.get_running_loop()
         self._sent: Message | None = None
@@ -75,16 +80,19 @@ class StreamedReply:
         """Turn the streamed message into the final answer (or reply with it when nothing was streamed)."""
         first, *rest = split_message(html) or [html]
         if self._sent is None:
-            await self._reply_to.reply_text(first)
+            if await self._send(first) is None:
+                return
         elif first != self._shown:
             await self._pause()
             try:
                 await self._sent.edit_text(first)
-            except TelegramError:
-                log.warning("could not edit the streamed answer; sending it anew", exc_info=True)
-                await self._reply_to.reply_text(first)
+            except TelegramError as exc:
+                log.warning("could not edit the streamed answer (%s); sending it anew", exc)
+                if await self._send(first) is None:
+                    return
         for chunk in rest:
-            await self._reply_to.reply_text(chunk)
+            if await self._send(chunk) is None:
+                return
 
     async def _pause(self) -> None:
         wait = self._last + self._interval - time.monotonic()
@@ -106,9 +114,11 @@ class StreamedReply:
             log.debug("could not show a partial answer", exc_info=True)
 
 
-async def stream_answer(message: Message, service: NewsCore, query: Query) -> Answer:
-    """Ask the core with streaming, show the answer as it grows, and finish with the final one."""
-    reply = StreamedReply(message)
+async def stream_answer(
+    message: Message, service: NewsCore, query: Query, send: SendFn | None = None
+) -> Answer:
+    """Ask the core with streaming, show the answer as it grows, and finish with the final one (via send)."""
+    reply = StreamedReply(message, send)
     pump = asyncio.create_task(reply.pump())
     try:
         answer = await asyncio.to_thread(_ask, service, query, reply)

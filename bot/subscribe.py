@@ -43,13 +43,14 @@ async def digest_job(context: NewsbotContext) -> None:
     """Deliver the digest to one slot's subscribers who have not had today's."""
     bc = context.bot_data.core
     slot = context.job.data if context.job else None
-    await deliver_digest(
+    report = await deliver_digest(
         telegram_send(context.bot),
         bc.service,
         bc.subscriptions,
         bc.settings,
         slot=slot if isinstance(slot, tuple) else None,
     )
+    bc.metrics.record_delivery(report)
 
 
 def schedule_slot(job_queue: JobQueue[Any], slot: Slot) -> None:
@@ -92,14 +93,16 @@ async def subscribe(update: Update, context: NewsbotContext) -> None:
         defaults = bc.settings.digest
         when, tz = parse_subscribe_args(context.args or [], defaults.time, defaults.timezone)
     except InputError as exc:
-        await message.reply_text(escape(str(exc), quote=False))
+        await reply_html(context, message, escape(str(exc), quote=False))
         return
     await asyncio.to_thread(bc.subscriptions.subscribe, chat.id, when, tz)
     if context.job_queue is not None:
         schedule_slot(context.job_queue, (when, tz))
-    await message.reply_text(
+    await reply_html(
+        context,
+        message,
         f"Subscribed: you will get the news digest every day at {when} ({tz}).\n"
-        "Send /unsubscribe to stop, /digest to see today's now."
+        "Send /unsubscribe to stop, /digest to see today's now.",
     )
 
 
@@ -109,8 +112,8 @@ async def unsubscribe(update: Update, context: NewsbotContext) -> None:
     if message is None or chat is None:
         return
     removed = await asyncio.to_thread(bc.subscriptions.unsubscribe, chat.id)
-    await message.reply_text(
-        "Unsubscribed: no more daily digests." if removed else "You had no subscription."
+    await reply_html(
+        context, message, "Unsubscribed: no more daily digests." if removed else "You had no subscription."
     )
 
 
@@ -120,7 +123,7 @@ async def digest_now(update: Update, context: NewsbotContext) -> None:
     if message is None:
         return
     digest = await asyncio.to_thread(bc.service.digest, None)
-    await reply_html(message, format_digest(digest))
+    await reply_html(context, message, format_digest(digest))
 
 
 async def on_member_change(update: Update, context: NewsbotContext) -> None:

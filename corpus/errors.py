@@ -39,3 +39,13 @@ class FetchError(NewsbotError):
 
 class AnswerModelError(NewsbotError):
     """The answer model timed out, failed, or replied with something that is not a chat completion."""
+
+
+class UnreachableError(NewsbotError):
+    """A service newsbot needs (the Telegram Bot API) cannot be reached."""
+
+
+class PartialFailure(NewsbotError):
+    """Some of the work failed while the rest succeeded (feeds, digest deliveries); the summary says which."""
+
+    exit_code = 3

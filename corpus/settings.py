@@ -114,6 +114,9 @@ class TelegramSettings(BaseModel):
     questions_per_minute: int = Field(10, ge=1)
     context_minutes: float = Field(10.0, ge=0)
     poll_interval_seconds: float = Field(1.0, ge=0)
+    # A reply Telegram refuses with 429 (RetryAfter) is sent again after the wait it asks for, until the
+    # waits of one reply would pass this; then the user is told to ask again.
+    reply_retry_seconds: float = Field(30.0, ge=0)
 
 
 class DigestSettings(BaseModel):
@@ -133,6 +136,15 @@ class DigestSettings(BaseModel):
         if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
             raise ValueError("expected HH:MM")
         return f"{int(hh):02d}:{int(mm):02d}"
+
+
+class MetricsSettings(BaseModel):
+    """/healthz and Prometheus /metrics of `newsbot run`; local only unless host says otherwise."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    # 0 picks a free port (tests); the bound port is logged.
+    port: int = Field(9464, ge=0, le=65535)
 
 
 class AnswerSettings(BaseModel):
@@ -169,6 +181,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=lambda: TelegramSettings())
     digest: DigestSettings = Field(default_factory=lambda: DigestSettings())
     answer: AnswerSettings = Field(default_factory=lambda: AnswerSettings())
+    metrics: MetricsSettings = Field(default_factory=lambda: MetricsSettings())
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,14 @@ from pydantic import SecretStr
 
 from bench.botapi_stub import BotApiStub
 from corpus.models import Article
-from corpus.settings import CorpusSettings, DigestSettings, IndexSettings, Settings, TelegramSettings
+from corpus.settings import (
+    CorpusSettings,
+    DigestSettings,
+    IndexSettings,
+    MetricsSettings,
+    Settings,
+    TelegramSettings,
+)
 from index.digest import Story
 from index.models import Answer, Citation
 
@@ -28,7 +35,7 @@ def make_settings(
 ) -> Settings:
     """Settings pointing the bot at the stand-in, with test-friendly limits.
 
-    Overrides named tg_X set telegram.X and digest_X set digest.X; corpus and index replace those sections.
+    Overrides named tg_X set telegram.X, digest_X digest.X and metrics_X metrics.X; corpus and index replace those sections.
     """
     telegram = {
         "token": SecretStr(stub.token) if stub else None,
@@ -44,6 +51,10 @@ def make_settings(
         index=index or IndexSettings(),
         telegram=TelegramSettings(**telegram),
         digest=DigestSettings(**digest),
+        # Port 0: tests never collide with each other or with a running bot.
+        metrics=MetricsSettings(
+            **{"port": 0, **{k[8:]: v for k, v in overrides.items() if k.startswith("metrics_")}}
+        ),
     )
 
 

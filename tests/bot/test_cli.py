@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +120,63 @@ def test_feeds_list_shows_the_pages_waiting_for_a_retry(
         code, out, _ = run(["--config", str(config), "feeds", "list", "--json"], capsys)
         [retry] = json.loads(out)[0]["retries"]
         assert (retry["url"], retry["attempts"], retry["wait"], retry["gave_up"]) == (page, 1, 1, False)
+
+
+def _feeds_config(folder: Path, urls: list[str]) -> Path:
+    config = folder / "settings.toml"
+    config.write_text(
+        "[corpus]\npaths = []\nfetch_timeout_seconds = 2\n"
+        + "".join(f'[[corpus.feeds]]\nurl = "{url}"\nsource = "Agency {i}"\n' for i, url in enumerate(urls))
+    )
+    return config
+
+
+def test_some_feeds_failing_is_a_partial_failure_exit_3_and_all_failing_exit_1(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running_server() as server:
+        now = datetime.now(UTC).replace(microsecond=0)
+        entries = [
+            Entry("Osk dock strike ends", server.url("/story/1"), "Dock workers ended their strike.", now)
+        ]
+        server.routes["/good"] = Route(rss2("Osk Agency", entries))
+        broken = [server.url(f"/gone/{i}") for i in range(2)]  # 404s
+        config = _feeds_config(cli_env, [server.url("/good"), *broken])
+        code, out, err = run(["--config", str(config), "ingest", "--feeds", "--quiet"], capsys)
+        assert code == 3 and "feeds 3:" in out and "2 failed" in out and "1 new" in out
+        assert all(url in err for url in broken)
+        assert err.splitlines()[-1] == "partial failure: 2 of 3 feeds failed (see the warnings above)"
+        config = _feeds_config(cli_env, broken)
+        code, _, err = run(["--config", str(config), "ingest", "--feeds", "--quiet"], capsys)
+        assert code == 1 and err.splitlines()[-1] == "error: 2 of 2 feeds failed (see the warnings above)"
+
+
+def test_digest_send_with_failed_deliveries_is_exit_3(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.botapi_stub import BotApiStub
+    from bot.subscriptions import SubscriptionStore
+
+    class Refusing(BotApiStub):
+        """Refuses every message to chat 2 (a request Telegram will never take)."""
+
+        def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            if method == "sendMessage" and params.get("chat_id") == 2:
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message is broken"}
+            return super().handle(method, params)
+
+    run(["ingest", "--quiet", str(SAMPLES)], capsys)
+    store = SubscriptionStore(cli_env / "data" / "bot.db")
+    for chat in (1, 2, 3):
+        store.subscribe(chat, "08:00", "UTC")
+    store.close()
+    with Refusing() as stub:
+        monkeypatch.setenv("NEWSBOT_TELEGRAM__TOKEN", stub.token)
+        monkeypatch.setenv("NEWSBOT_TELEGRAM__BASE_URL", stub.base_url)
+        code, out, err = run(["digest", "--send"], capsys)
+        assert "2 sent" in out and "1 failed" in out
+        assert code == 3
+        assert (
+            err.splitlines()[-1]
+            == "partial failure: 1 of 3 digest deliveries failed (see the warnings above)"
+        )
