@@ -144,8 +144,9 @@ class ExtractiveWriter:
 
     def write(self, question: str, passages: Sequence[Passage], topic: str | None = None) -> Answer:
         """The best sentences (at most answer_sentences), or 'not covered' when none is relevant enough."""
-        # A follow-up with hardly a word of its own ("and the railway?") is matched with its topic's words.
-        lexical_text = question if len(query_terms(question)) >= 2 else (topic or question)
+        # A follow-up's own words ("and what about energy?") say what it asks; only one with none at all
+        # ("and then?") is matched with its topic's words.
+        lexical_text = question if query_terms(question) else (topic or question)
         candidates = candidate_sentences(lexical_text, passages)
         topic_vector = self.queries.encode(topic or question)
         chosen: Sequence[SentenceCandidate | ScoredSentence]
