@@ -15,6 +15,7 @@ from index.models import Answer, Citation, Passage
 NOT_COVERED = "The indexed news does not cover this."
 
 _MARKER = re.compile(r"\[(\d+)\]")
+_SPACED_MARKER = re.compile(r"\s*\[\d+\]")
 _TRAILING = re.compile(r"([.!?…]+[\"'”’)]*)\s*$")
 
 
@@ -41,7 +42,7 @@ def with_marker(sentence: str, n: int) -> str:
 
 def strip_markers(text: str) -> str:
     """Text without [n] markers (an article's own bracketed numbers, or an answer's), spaces tidied."""
-    return " ".join(_MARKER.sub("", text).split())
+    return " ".join(_SPACED_MARKER.sub("", text).split())
 
 
 class SourceNumbering:
