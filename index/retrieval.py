@@ -21,7 +21,7 @@ from corpus.settings import IndexSettings
 from index.models import Passage
 from index.passages import PassageRow, PassageStore
 from index.query import Mode, SearchPlan
-from index.stores.base import VectorStore
+from index.stores.base import KeywordIndex, VectorStore
 from index.terms import query_terms
 
 
@@ -133,12 +133,20 @@ def to_passage(rank: int, row: PassageRow, score: float) -> Passage:
 
 
 class HybridRetriever:
-    """Dense (a vector store) and keyword (the passage store's BM25) rankings, fused and re-ranked by priors."""
+    """Dense (a vector store) and keyword (a keyword index) rankings, fused and re-ranked by priors."""
 
-    def __init__(self, passages: PassageStore, vectors: VectorStore, settings: IndexSettings) -> None:
+    def __init__(
+        self,
+        passages: PassageStore,
+        vectors: VectorStore,
+        settings: IndexSettings,
+        keywords: KeywordIndex | None = None,
+    ) -> None:
         self.passages = passages
         self.vectors = vectors
         self.settings = settings
+        # The passage store's own FTS5 index unless another keyword engine is given.
+        self.keywords: KeywordIndex = keywords or passages
 
     def retrieve(self, plan: SearchPlan, vector: np.ndarray) -> list[Passage]:
         """The plan's top k passages, best first."""
@@ -149,7 +157,7 @@ class HybridRetriever:
         if plan.mode in ("dense", "hybrid"):
             dense = self.vectors.search(vector, depth, plan.filters)
         if plan.mode in ("bm25", "hybrid"):
-            keyword = self.passages.keyword_search(
+            keyword = self.keywords.keyword_search(
                 query_terms(plan.text), depth, plan.filters, settings.title_weight
             )
         fused = fuse(dense, keyword, settings, plan.mode)

@@ -68,6 +68,16 @@ class VectorStore(Protocol):
         ...
 
 
+class KeywordIndex(Protocol):
+    """Keyword (BM25-like) search over the passages, with the same filters (index/passages.py: SQLite FTS5)."""
+
+    def keyword_search(
+        self, terms: Sequence[str], k: int, filters: Filters = NO_FILTERS, title_weight: float = 0.5
+    ) -> list[tuple[int, float]]:
+        """Top k chunk ids passing the filters for these terms, best first, higher scores better."""
+        ...
+
+
 class StoreOpener(Protocol):
     """How the factory opens a store: its generation folder and the vectors' dimension."""
 
