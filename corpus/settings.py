@@ -98,6 +98,9 @@ class IndexSettings(BaseModel):
     answer_choice: Literal["reader", "similarity"] = "reader"
     # Quote one article only: a second source that adds nothing costs citation precision.
     answer_one_source: bool = True
+    # The first retrieved article's best sentence leads when the reader scores it at most this much below the
+    # best one (logit units): retrieval knows the story better than one sentence does (0 = off).
+    answer_top_article_margin: float = Field(1.0, ge=0)
 
 
 class TelegramSettings(BaseModel):

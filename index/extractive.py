@@ -167,18 +167,26 @@ class ExtractiveWriter:
             sentence_features(question, c.text, c.lexical, c.passage.rank, c.position) for c in candidates
         ]
         scores = answer_scores(question, features)
-        ranked = [candidates[i] for i in np.argsort(-scores, kind="stable")]
+        order = np.argsort(-scores, kind="stable")
+        ranked = [candidates[i] for i in order]
+        score = {id(candidates[i]): float(scores[i]) for i in order}
+
+        def relevant(c: SentenceCandidate) -> bool:
+            return is_relevant(score_sentences(topic_vector, [c], self.embedder)[0], settings.min_relevance)
+
         # Meaning decides whether the news covers the question at all: the reader's best few are embedded
         # (~10 ms each), and the first of them close enough to the question leads the answer.
-        gate = ranked[: max(settings.answer_shortlist, 1)]
-        relevant = [
-            c
-            for c, s in zip(gate, score_sentences(topic_vector, gate, self.embedder), strict=True)
-            if is_relevant(s, settings.min_relevance)
-        ]
-        if not relevant:
+        best = next((c for c in ranked[: max(settings.answer_shortlist, 1)] if relevant(c)), None)
+        if best is None:
             return []
-        best = relevant[0]
+        # Retrieval's first article is the likeliest source: its best sentence leads when nearly as good.
+        top = min(candidates, key=lambda c: c.passage.rank).passage.article_id
+        if best.passage.article_id != top:
+            floor = score[id(best)] - settings.answer_top_article_margin
+            alternative = (
+                c for c in ranked if c.passage.article_id == top and score[id(c)] >= floor and relevant(c)
+            )
+            best = next(alternative, best)
         # A second source that adds nothing costs the answer precision: the rest come from the same article.
         same = [
             c

@@ -113,8 +113,9 @@ def test_answer_embeds_only_its_shortlist(
         assert answer.answered and "Rasht–Astara railway" in answer.text
         counts.append(fresh.computed)
         fresh.cache.close()
-    # Each shortlisted sentence (with its headline), and nothing else; the reader checks its best 3 only.
-    assert counts[1] == counts[2] == 3 < counts[0]
+    # Each shortlisted sentence (with its headline), and nothing else; the reader embeds its best 3 at most,
+    # stopping at the first relevant one.
+    assert counts[1] == 3 < counts[0] and 1 <= counts[2] <= 3
 
 
 def test_shortlist_takes_at_most_half_from_one_passage() -> None:
