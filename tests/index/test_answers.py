@@ -136,3 +136,37 @@ def test_the_reader_leads_with_the_sentence_that_states_the_answer(sample_servic
     assert "Aghband–Kalalah bridge" in first
     # One source: every sentence quotes the same article.
     assert [c.n for c in answer.citations] == [1]
+
+
+def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    top = Passage(
+        rank=1,
+        chunk_id=1,
+        article_id="top",
+        title="Dock strike ends in Osk",
+        text="Dock workers in Osk ended their strike on Tuesday after a wage deal was signed.",
+        score=1.0,
+    )
+    other = Passage(
+        rank=2,
+        chunk_id=2,
+        article_id="other",
+        title="Strike talks in Osk",
+        text="Dock workers in Osk ended their strike on Tuesday, union leader Mara Venn said.",
+        score=0.9,
+    )
+    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
+    question = "When did the dock workers in Osk end their strike?"
+
+    def lead(margin: float) -> str:
+        settings = IndexSettings(answer_top_article_margin=margin)
+        answer = ExtractiveWriter(cache, QueryEncoder(embedder), settings).write(question, [top, other])
+        assert answer.answered and len(answer.citations) == 1
+        return answer.citations[0].article_id
+
+    # The second article's sentence scores a little higher (a new name); the first article's is close enough.
+    assert lead(0.0) == "other"
+    assert lead(1.0) == "top"
+    cache.cache.close()
