@@ -102,6 +102,12 @@ def format_sources(rows: Iterable[tuple[str | None, int, datetime | None, dateti
     return "\n".join(lines) if lines else "Nothing is indexed yet."
 
 
+def format_languages(rows: Iterable[tuple[str, int]]) -> str:
+    """One line of article counts per language ("Languages: en 120, tr 98"), empty when none."""
+    parts = [f"{escape(code, quote=False)} {count}" for code, count in rows]
+    return f"\nLanguages: {', '.join(parts)}" if parts else ""
+
+
 def format_digest(digest: DigestLike) -> str:
     """Headline, one summary sentence and a link per story; the empty note when there is none."""
     if not digest.stories:

@@ -14,7 +14,14 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.context import NewsbotContext, NewsCore
 from bot.delivery import retry_seconds
-from bot.formatting import answer_html, format_headlines, format_sources, link, split_message
+from bot.formatting import (
+    answer_html,
+    format_headlines,
+    format_languages,
+    format_sources,
+    link,
+    split_message,
+)
 from bot.streaming import stream_answer
 from corpus.errors import InputError
 from index.models import Answer
@@ -214,7 +221,8 @@ async def sources(update: Update, context: NewsbotContext) -> None:
     await reply_html(
         context,
         message,
-        f"<b>What I have indexed</b> ({stats.articles} articles)\n{format_sources(stats.sources)}",
+        f"<b>What I have indexed</b> ({stats.articles} articles)\n{format_sources(stats.sources)}"
+        + format_languages(stats.languages),
     )
 
 
