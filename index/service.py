@@ -229,6 +229,8 @@ class NewsService:
 
     def _retrieve(self, query: Query) -> tuple[SearchPlan, list[Passage]] | None:
         """Plan the search and retrieve from the serving generation; None when nothing is indexed."""
+        if query.language is None:
+            query = replace(query, language=self.languages.detect(query.question))
         plan = plan_search(query, self.settings.index)
         gen = self._serving()
         if gen is None:
