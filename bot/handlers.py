@@ -67,7 +67,7 @@ async def reply_html(context: NewsbotContext, message: Message, html: str) -> Me
         if sent is None:
             log.warning("reply to chat %s given up after %.0f s of flood waits", message.chat_id, waited)
             try:
-                await message.reply_text(BUSY)
+                await message.reply_text(context.bot_data.core.gettext(message.from_user)(BUSY))
             except RetryAfter:
                 context.bot_data.core.metrics.flood_waits.inc()
                 log.warning("could not even tell chat %s to ask again (flood limit)", message.chat_id)
@@ -125,6 +125,7 @@ async def answer_question(update: Update, context: NewsbotContext, question: str
                 bc.service,
                 Query(question, context=earlier),
                 lambda part: reply_html(context, message, part),
+                _,
             )
         else:
             answer = await asyncio.to_thread(_ask, bc.service, question, earlier)

@@ -16,6 +16,7 @@ from bench.botapi_stub import BotApiStub
 from bot.app import PUBLIC_COMMANDS
 from bot.delivery import deliver_digest
 from bot.formatting import EMPTY_DIGEST, answer_html, format_digest, format_sources
+from bot.handlers import BUSY
 from bot.i18n import LANGUAGES, LOCALES, Catalogs, UserLanguages, bot_language, reader_language
 from bot.subscriptions import SubscriptionStore
 from index.embeddings import Embedder
@@ -32,7 +33,7 @@ _FIELD = re.compile(r"\{\w*\}")
 
 def _used_messages() -> set[str]:
     """Every literal passed to _() in bot/, plus the messages translated by value."""
-    found = {NOT_COVERED, EMPTY_DIGEST, *(d for _, d in PUBLIC_COMMANDS)}
+    found = {NOT_COVERED, EMPTY_DIGEST, BUSY, *(d for _, d in PUBLIC_COMMANDS)}
     for path in BOT.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
