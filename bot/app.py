@@ -21,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, handlers, subscribe
+from bot import admin, handlers, languages, subscribe
 from bot.context import (
     CONTEXT_TYPES,
     BotContext,
@@ -31,6 +31,7 @@ from bot.context import (
     api_urls,
     require_token,
 )
+from bot.languages import set_localized_commands
 from corpus.errors import ConfigError, UnreachableError
 from corpus.feeds import configured_feeds
 from corpus.settings import Settings
@@ -45,6 +46,7 @@ PUBLIC_COMMANDS = (
     ("unsubscribe", "Stop the daily digest"),
     ("digest", "Today's digest now"),
     ("help", "What I can do"),
+    ("language", "Choose my language: /language en|tr|ar"),
 )
 ADMIN_COMMANDS = (("reindex", "Rebuild the index"), ("stats", "Index and bot statistics"))
 ALLOWED_UPDATES = [Update.MESSAGE, Update.MY_CHAT_MEMBER]
@@ -107,6 +109,7 @@ async def post_init(application: NewsbotApp) -> None:
     """Register the command menus (admin commands only for admins) and the digest jobs."""
     bc = application.bot_data.core
     await application.bot.set_my_commands(_commands(PUBLIC_COMMANDS))
+    await set_localized_commands(application.bot, bc.catalogs, PUBLIC_COMMANDS)
     for admin_id in bc.settings.telegram.admin_ids:
         try:
             await application.bot.set_my_commands(
@@ -141,6 +144,7 @@ async def post_shutdown(application: NewsbotApp) -> None:
     """Stop /metrics and close the subscription store."""
     application.bot_data.core.metrics.stop()
     application.bot_data.core.subscriptions.close()
+    application.bot_data.core.user_languages.close()
 
 
 def register_handlers(application: NewsbotApp) -> None:
@@ -155,6 +159,7 @@ def register_handlers(application: NewsbotApp) -> None:
     add(CommandHandler("subscribe", subscribe.subscribe))
     add(CommandHandler("unsubscribe", subscribe.unsubscribe))
     add(CommandHandler("digest", subscribe.digest_now))
+    add(CommandHandler("language", languages.language))
     text = filters.TEXT & ~filters.COMMAND
     add(MessageHandler(text & filters.ChatType.PRIVATE, handlers.on_private_text))
     add(

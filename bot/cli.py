@@ -189,7 +189,8 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     """What is stored and indexed."""
     s = open_service(ctx).stats()
     if as_json:
-        data = {k: v for k, v in s.__dict__.items() if k != "sources"}
+        data = {k: v for k, v in s.__dict__.items() if k not in ("sources", "languages")}
+        data["languages"] = dict(s.languages)
         data["sources"] = [
             {
                 "source": src,
@@ -211,6 +212,8 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     for src, n, first, last in s.sources:
         span = f"{first.date()} .. {last.date()}" if first and last else "dates unknown"
         click.echo(f"source {src or '(unknown)'}: {n} articles, {span}")
+    for language, n in s.languages:
+        click.echo(f"language {language}: {n} articles")
 
 
 @cli.command()

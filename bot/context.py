@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from telegram import User
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
 from bot.formatting import DigestLike
+from bot.i18n import Catalogs, Translate, UserLanguages, reader_language
 from bot.metrics import BotMetrics
 from bot.ratelimit import QuestionLimiter
 from bot.subscriptions import SubscriptionStore
@@ -133,6 +135,8 @@ class BotContext:
     subscriptions: SubscriptionStore
     limiter: QuestionLimiter
     memory: ChatMemory
+    catalogs: Catalogs
+    user_languages: UserLanguages
     reindex: ReindexState = field(default_factory=ReindexState)
     metrics: BotMetrics = field(default_factory=BotMetrics)
 
@@ -145,7 +149,19 @@ class BotContext:
             subscriptions=SubscriptionStore(settings.data_dir / "bot.db"),
             limiter=QuestionLimiter(settings.telegram.questions_per_minute),
             memory=ChatMemory(settings.telegram.context_minutes),
+            catalogs=Catalogs(),
+            user_languages=UserLanguages(settings.data_dir / "bot.db"),
         )
+
+    def language_of(self, user: User | None) -> str:
+        """The language to speak to a user: chosen with /language, else their Telegram client's."""
+        if user is None:
+            return reader_language(None, None)
+        return reader_language(self.user_languages.get(user.id), user.language_code)
+
+    def gettext(self, user: User | None) -> Translate:
+        """The translate function for a user's language."""
+        return self.catalogs.gettext(self.language_of(user))
 
     def is_admin(self, user_id: int | None) -> bool:
         """Whether a user may run admin commands."""

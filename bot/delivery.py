@@ -18,6 +18,7 @@ from telegram.request import HTTPXRequest
 
 from bot.context import NewsCore, api_urls, require_token
 from bot.formatting import format_digest, split_message
+from bot.i18n import Catalogs, UserLanguages, reader_language
 from bot.ratelimit import SendPacer
 from bot.subscriptions import SubscriptionStore
 from corpus.settings import Settings
@@ -163,12 +164,28 @@ async def deliver_digest(
     *,
     as_of: datetime | None = None,
     slot: tuple[str, str] | None = None,
+    languages: UserLanguages | None = None,
+    catalogs: Catalogs | None = None,
 ) -> DeliveryReport:
-    """Send the day's digest to active subscribers (of a slot) who have not had it: the one delivery path."""
+    """Send the day's digest to active subscribers (of a slot) who have not had it: the one delivery path.
+
+    With `languages` and `catalogs` each chat gets the digest's headings in the language its user chose
+    with /language (a private chat's id is its user's id); English otherwise.
+    """
     digest = await asyncio.to_thread(service.digest, as_of)
     if not digest.stories and not settings.digest.send_empty_note:
         return DeliveryReport(digest.date, 0)
-    chunks = split_message(format_digest(digest))
+    formatted: dict[str, list[str]] = {}
+
+    async def chunks_for(chat_id: int) -> list[str]:
+        chosen = await asyncio.to_thread(languages.get, chat_id) if languages is not None else None
+        language = reader_language(chosen, None)
+        if language not in formatted:
+            translate = catalogs.gettext(language) if catalogs is not None else None
+            text = format_digest(digest, translate) if translate is not None else format_digest(digest)
+            formatted[language] = split_message(text)
+        return formatted[language]
+
     chat_ids = await asyncio.to_thread(store.pending, digest.date, slot)
     rate = settings.digest.messages_per_second
     pacer = SendPacer(rate)
@@ -179,7 +196,8 @@ async def deliver_digest(
 
     async def worker() -> None:
         while not queue.empty():
-            await _deliver_one(send, pacer, store, queue.get_nowait(), digest.date, chunks, tally)
+            chat_id = queue.get_nowait()
+            await _deliver_one(send, pacer, store, chat_id, digest.date, await chunks_for(chat_id), tally)
 
     started = time.monotonic()
     # One request in flight per message/s fills the rate at up to 1 s latency, yet a stall can never
@@ -222,11 +240,15 @@ def make_bot(settings: Settings) -> Bot:
 
 async def _send_now(settings: Settings, service: NewsCore, as_of: datetime | None) -> DeliveryReport:
     store = SubscriptionStore(settings.data_dir / "bot.db")
+    languages = UserLanguages(settings.data_dir / "bot.db")
     try:
         async with make_bot(settings) as bot:
-            return await deliver_digest(telegram_send(bot), service, store, settings, as_of=as_of)
+            return await deliver_digest(
+                telegram_send(bot), service, store, settings, as_of=as_of, languages=languages, catalogs=Catalogs()
+            )
     finally:
         store.close()
+        languages.close()
 
 
 def send_digest_now(settings: Settings, service: NewsCore, as_of: datetime | None = None) -> DeliveryReport:

@@ -8,11 +8,17 @@ from datetime import date, datetime
 from html import escape
 from typing import Protocol
 
+from bot.i18n import Translate
 from corpus.models import Article
 from index.models import Answer, Citation
 
 MESSAGE_LIMIT = 4096
 EMPTY_DIGEST = "No news today — nothing new was published since the last digest."
+
+
+def _same(text: str) -> str:
+    """English, the source language of every message: nothing to translate."""
+    return text
 
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|\s+|[^<&\s]+|[<&]")
 _TAG = re.compile(r"<(/?)([a-zA-Z]+)")
@@ -74,44 +80,61 @@ def _source_line(c: Citation) -> str:
     return f"[{c.n}] {link(c.title, c.url)}" + (f" — {tail}" if tail else "")
 
 
-def answer_html(answer: Answer) -> str:
-    """The cited answer, then its numbered clickable sources; 'not covered' in the core's words, alone."""
+def answer_html(answer: Answer, _: Translate = _same) -> str:
+    """The cited answer, then its numbered clickable sources; 'not covered' alone, in the reader's language.
+
+    The core says "not covered" in English (index.writers.NOT_COVERED); it is recognised by
+    `answered` being False and said in the reader's language instead (the catalogs translate NOT_COVERED).
+    """
+    if not answer.answered:
+        return escape(_(answer.text.strip()), quote=False)
     body = escape(answer.text.strip(), quote=False)
-    if not answer.answered or not answer.citations:
+    if not answer.citations:
         return body
     sources = "\n".join(_source_line(c) for c in answer.citations)
-    return f"{body}\n\n<b>Sources</b>\n{sources}"
+    return f"{body}\n\n<b>{_('Sources')}</b>\n{sources}"
 
 
-def format_headlines(articles: Iterable[Article]) -> str:
+def format_headlines(articles: Iterable[Article], _: Translate = _same) -> str:
     """One line per article: linked headline, agency and date."""
     lines = []
     for art in articles:
         tail = byline(art.source, art.published_at or art.fetched_at)
         lines.append(f"• {link(art.title, art.url)}" + (f" — {tail}" if tail else ""))
-    return "\n".join(lines) if lines else "Nothing is indexed yet."
+    return "\n".join(lines) if lines else _("Nothing is indexed yet.")
 
 
-def format_sources(rows: Iterable[tuple[str | None, int, datetime | None, datetime | None]]) -> str:
+def format_sources(
+    rows: Iterable[tuple[str | None, int, datetime | None, datetime | None]], _: Translate = _same
+) -> str:
     """Agencies with article counts and the date range they cover."""
     lines = []
     for source, count, first, last in rows:
-        name = escape(source or "Unknown agency", quote=False)
+        name = escape(source or _("Unknown agency"), quote=False)
         span = f", {first:%Y-%m-%d} – {last:%Y-%m-%d}" if first and last else ""
-        lines.append(f"• <b>{name}</b>: {count} article{'s' if count != 1 else ''}{span}")
-    return "\n".join(lines) if lines else "Nothing is indexed yet."
+        articles = _("1 article") if count == 1 else _("{count} articles").format(count=count)
+        lines.append(f"• <b>{name}</b>: {articles}{span}")
+    return "\n".join(lines) if lines else _("Nothing is indexed yet.")
 
 
-def format_digest(digest: DigestLike) -> str:
+def format_languages(rows: Iterable[tuple[str, int]], _: Translate = _same) -> str:
+    """One line of article counts per language ("Languages: en 120, tr 98"), empty when none."""
+    parts = [f"{escape(code, quote=False)} {count}" for code, count in rows]
+    return "\n" + _("Languages: {counts}").format(counts=", ".join(parts)) if parts else ""
+
+
+def format_digest(digest: DigestLike, _: Translate = _same) -> str:
     """Headline, one summary sentence and a link per story; the empty note when there is none."""
     if not digest.stories:
-        return escape(EMPTY_DIGEST, quote=False)
-    parts = [f"<b>Your news digest for {digest.date:%A, %d %B %Y}</b>"]
+        return escape(_(EMPTY_DIGEST), quote=False)
+    # The date's format is translated too: month and day names are English in strftime.
+    day = f"{digest.date:{_('%A, %d %B %Y')}}"
+    parts = ["<b>" + _("Your news digest for {date}").format(date=day) + "</b>"]
     for story in digest.stories:
         tail = byline(story.source, story.published_at)
         head = f"<b>{escape(story.title, quote=False)}</b>" + (f" — {tail}" if tail else "")
         href = safe_url(story.url)
-        more = f'\n<a href="{escape(href, quote=True)}">Read more</a>' if href else ""
+        more = f'\n<a href="{escape(href, quote=True)}">{_("Read more")}</a>' if href else ""
         parts.append(f"{head}\n{escape(story.summary.strip(), quote=False)}{more}")
     return "\n\n".join(parts)
 

@@ -14,7 +14,14 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.context import NewsbotContext, NewsCore
 from bot.delivery import retry_seconds
-from bot.formatting import answer_html, format_headlines, format_sources, link, split_message
+from bot.formatting import (
+    answer_html,
+    format_headlines,
+    format_languages,
+    format_sources,
+    link,
+    split_message,
+)
 from bot.streaming import stream_answer
 from corpus.errors import InputError
 from index.models import Answer
@@ -60,7 +67,7 @@ async def reply_html(context: NewsbotContext, message: Message, html: str) -> Me
         if sent is None:
             log.warning("reply to chat %s given up after %.0f s of flood waits", message.chat_id, waited)
             try:
-                await message.reply_text(BUSY)
+                await message.reply_text(context.bot_data.core.gettext(message.from_user)(BUSY))
             except RetryAfter:
                 context.bot_data.core.metrics.flood_waits.inc()
                 log.warning("could not even tell chat %s to ask again (flood limit)", message.chat_id)
@@ -87,22 +94,23 @@ async def answer_question(update: Update, context: NewsbotContext, question: str
         return
     question = question.strip()
     limit = bc.settings.telegram.max_question_chars
+    user = update.effective_user
+    _ = bc.gettext(user)
     if not question:
-        await reply_html(
-            context, message, "Ask me something about the news, e.g. <i>/ask What happened in Baku?</i>"
-        )
+        await reply_html(context, message, _("Ask me something about the news, e.g. <i>/ask What happened in Baku?</i>"))
         return
     if len(question) > limit:
         await reply_html(
             context,
             message,
-            f"Sorry, that question is too long for me. Please keep it under {limit} characters.",
+            _("Sorry, that question is too long for me. Please keep it under {limit} characters.").format(
+                limit=limit
+            ),
         )
         return
-    user = update.effective_user
     if user is not None and not bc.limiter.allow(user.id):
         await reply_html(
-            context, message, "You are asking faster than I can read. Please wait a minute and ask again."
+            context, message, _("You are asking faster than I can read. Please wait a minute and ask again.")
         )
         return
     await chat.send_action(ChatAction.TYPING)
@@ -117,15 +125,17 @@ async def answer_question(update: Update, context: NewsbotContext, question: str
                 bc.service,
                 Query(question, context=earlier),
                 lambda part: reply_html(context, message, part),
+                _,
             )
         else:
             answer = await asyncio.to_thread(_ask, bc.service, question, earlier)
-            if await reply_html(context, message, answer_html(answer)) is None:
+            if await reply_html(context, message, answer_html(answer, _)) is None:
                 metrics.questions.labels("failed").inc()  # answered, but Telegram would not take it
                 return
     except InputError as exc:
         metrics.questions.labels("failed").inc()
-        await reply_html(context, message, f"Sorry, I can't answer that: {escape(str(exc), quote=False)}")
+        reason = escape(str(exc), quote=False)
+        await reply_html(context, message, _("Sorry, I can't answer that: {reason}").format(reason=reason))
         return
     except Exception:
         metrics.questions.labels("failed").inc()
@@ -168,23 +178,31 @@ async def start(update: Update, context: NewsbotContext) -> None:
     bc, message = context.bot_data.core, update.effective_message
     if message is None:
         return
+    _ = bc.gettext(update.effective_user)
     stats = await asyncio.to_thread(bc.service.stats)
     latest = await asyncio.to_thread(bc.service.latest, 2)
-    agencies = ", ".join(s or "unknown agency" for s, *_ in stats.sources) or "no agency yet"
-    examples = "\n".join(f"• What is new about {link(a.title, None)}?" for a in latest)
+    agencies = ", ".join(s or _("unknown agency") for s, *_x in stats.sources) or _("no agency yet")
+    examples = "\n".join(_("• What is new about {title}?").format(title=link(a.title, None)) for a in latest)
     await reply_html(
         context,
         message,
         "\n\n".join(
             part
             for part in (
-                f"Hi! I answer questions about the news I have read — {stats.articles} articles from "
-                f"{link(agencies, None)} — and every answer cites its sources.",
-                "Just send me a question" + (f", for example:\n{examples}" if examples else "."),
-                "<b>Commands</b>\n/ask QUESTION — ask (in groups, or mention me)\n"
-                "/latest [N] — newest headlines\n"
-                "/sources — agencies and dates I know\n/subscribe [HH:MM] [Area/City] — a daily digest\n"
-                "/unsubscribe — stop the digest\n/digest — today's digest now",
+                _(
+                    "Hi! I answer questions about the news I have read — {count} articles from "
+                    "{agencies} — and every answer cites its sources."
+                ).format(count=stats.articles, agencies=link(agencies, None)),
+                _("Just send me a question, for example:\n{examples}").format(examples=examples)
+                if examples
+                else _("Just send me a question."),
+                _(
+                    "<b>Commands</b>\n/ask QUESTION — ask (in groups, or mention me)\n"
+                    "/latest [N] — newest headlines\n"
+                    "/sources — agencies and dates I know\n/subscribe [HH:MM] [Area/City] — a daily digest\n"
+                    "/unsubscribe — stop the digest\n/digest — today's digest now\n"
+                    "/language [en|tr|ar] — the language I write to you in"
+                ),
             )
             if part
         ),
@@ -196,13 +214,14 @@ async def latest(update: Update, context: NewsbotContext) -> None:
     bc, message = context.bot_data.core, update.effective_message
     if message is None:
         return
+    _ = bc.gettext(update.effective_user)
     arg = command_argument(message)
     if arg and not arg.isdigit():
-        await reply_html(context, message, "Usage: /latest [N], e.g. /latest 5")
+        await reply_html(context, message, _("Usage: /latest [N], e.g. /latest 5"))
         return
     n = min(max(int(arg) if arg else DEFAULT_LATEST, 1), MAX_LATEST)
     articles = await asyncio.to_thread(bc.service.latest, n)
-    await reply_html(context, message, f"<b>Latest headlines</b>\n{format_headlines(articles)}")
+    await reply_html(context, message, _("<b>Latest headlines</b>") + f"\n{format_headlines(articles, _)}")
 
 
 async def sources(update: Update, context: NewsbotContext) -> None:
@@ -210,11 +229,14 @@ async def sources(update: Update, context: NewsbotContext) -> None:
     bc, message = context.bot_data.core, update.effective_message
     if message is None:
         return
+    _ = bc.gettext(update.effective_user)
     stats = await asyncio.to_thread(bc.service.stats)
     await reply_html(
         context,
         message,
-        f"<b>What I have indexed</b> ({stats.articles} articles)\n{format_sources(stats.sources)}",
+        _("<b>What I have indexed</b> ({count} articles)").format(count=stats.articles)
+        + f"\n{format_sources(stats.sources, _)}"
+        + format_languages(stats.languages, _),
     )
 
 
@@ -235,8 +257,7 @@ async def on_error(update: object, context: NewsbotContext) -> None:
     log.error("unhandled error while handling an update", exc_info=error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await update.effective_message.reply_text(
-                "Sorry, something went wrong on my side. Please try again."
-            )
+            _ = context.bot_data.core.gettext(update.effective_user)
+            await update.effective_message.reply_text(_("Sorry, something went wrong on my side. Please try again."))
         except TelegramError:
             log.debug("could not apologise", exc_info=True)

@@ -17,6 +17,7 @@ from telegram.error import TelegramError
 
 from bot.context import NewsCore
 from bot.formatting import answer_html, split_message
+from bot.i18n import Translate
 from index.models import Answer
 from index.query import Query
 
@@ -115,16 +116,23 @@ class StreamedReply:
 
 
 async def stream_answer(
-    message: Message, service: NewsCore, query: Query, send: SendFn | None = None
+    message: Message,
+    service: NewsCore,
+    query: Query,
+    send: SendFn | None = None,
+    translate: Translate | None = None,
 ) -> Answer:
-    """Ask the core with streaming, show the answer as it grows, and finish with the final one (via send)."""
+    """Ask the core with streaming, show the answer as it grows, and finish with the final one (via send).
+
+    `translate` puts the final answer's headings and "not covered" in the reader's language.
+    """
     reply = StreamedReply(message, send)
     pump = asyncio.create_task(reply.pump())
     try:
         answer = await asyncio.to_thread(_ask, service, query, reply)
     finally:
         await reply.close(pump)
-    await reply.finish(answer_html(answer))
+    await reply.finish(answer_html(answer, translate) if translate is not None else answer_html(answer))
     return answer
 
 

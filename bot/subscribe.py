@@ -49,6 +49,8 @@ async def digest_job(context: NewsbotContext) -> None:
         bc.subscriptions,
         bc.settings,
         slot=slot if isinstance(slot, tuple) else None,
+        languages=bc.user_languages,
+        catalogs=bc.catalogs,
     )
     bc.metrics.record_delivery(report)
 
@@ -123,7 +125,7 @@ async def digest_now(update: Update, context: NewsbotContext) -> None:
     if message is None:
         return
     digest = await asyncio.to_thread(bc.service.digest, None)
-    await reply_html(context, message, format_digest(digest))
+    await reply_html(context, message, format_digest(digest, bc.gettext(update.effective_user)))
 
 
 async def on_member_change(update: Update, context: NewsbotContext) -> None:

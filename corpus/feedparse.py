@@ -121,7 +121,6 @@ def parse_feed(
     *,
     url: str | None = None,
     content_type: str = "",
-    default_language: str = "en",
     now: datetime | None = None,
 ) -> ParsedFeed:
     """Parse feed bytes into FeedItems; FetchError when the bytes are not a feed at all."""
@@ -141,7 +140,8 @@ def parse_feed(
             raise FetchError("got an HTML page instead of an RSS/Atom feed")
         raise FetchError(f"not a valid RSS/Atom feed: {problem or 'no feed element found'}")
     warning = f"feed is malformed, recovered what could be read: {problem}" if parsed.get("bozo") else None
-    language = feed.language or _language(parsed.feed.get("language")) or default_language
+    # Declared by the settings or by the feed, else None: detected from each entry's text at ingest.
+    language = feed.language or _language(parsed.feed.get("language"))
     fetched_at = now or datetime.now(UTC)
     # Broken XML (a truncated download, a stray "&"): its last entries may be cut off mid-way.
     broken = isinstance(problem, xml.sax.SAXException)
@@ -169,7 +169,7 @@ def entry_id(source: str, url: str) -> str:
 
 
 def _entry_item(
-    entry: Any, feed: FeedSettings, language: str, fetched_at: datetime, *, broken: bool, linked: bool
+    entry: Any, feed: FeedSettings, language: str | None, fetched_at: datetime, *, broken: bool, linked: bool
 ) -> tuple[FeedItem | None, EntryProblem | None]:
     """The entry as a FeedItem, or None for an empty or cut-off one; and a problem worth reporting."""
     title = html_to_text(entry.get("title", "") or "").replace("\n", " ")

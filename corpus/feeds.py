@@ -158,7 +158,6 @@ class _Poller:
                 feed,
                 url=result.final_url,
                 content_type=result.content_type,
-                default_language=self.settings.corpus.default_language,
             )
             if parsed.warning:
                 log.warning("feed %s (%s): %s", feed.source, feed.url, parsed.warning)

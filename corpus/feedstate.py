@@ -97,7 +97,7 @@ class PageRetry:
     summary: str
     source: str | None
     published_at: datetime | None
-    language: str
+    language: str | None  # None: not declared, detected when the page is ingested
     attempts: int
     wait: int
     gave_up: bool
@@ -223,7 +223,7 @@ class FeedStateStore:
                 summary=r["summary"],
                 source=r["source"],
                 published_at=from_iso(r["published_at"]),
-                language=r["language"],
+                language=r["language"] or None,
                 attempts=int(r["attempts"]),
                 wait=int(r["wait"]),
                 gave_up=bool(r["gave_up"]),
@@ -258,7 +258,7 @@ class FeedStateStore:
             " attempts = excluded.attempts, wait = excluded.wait, gave_up = excluded.gave_up,"
             " last_error = excluded.last_error, last_failed = excluded.last_failed",
             (
-                key, page, item.title, item.body, item.source, to_iso(item.published_at), item.language,
+                key, page, item.title, item.body, item.source, to_iso(item.published_at), item.language or "",
                 attempts, wait or 0, int(wait is None), reason[:1000], now, now,
             ),
         )  # fmt: skip

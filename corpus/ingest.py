@@ -9,6 +9,7 @@ from pathlib import Path
 
 from corpus.dedup import resolve_near_duplicates
 from corpus.errors import InputError
+from corpus.language import LanguageDetector
 from corpus.loaders import iter_input_files, load_file
 from corpus.models import Article, LoadProblem, Progress
 from corpus.settings import CorpusSettings
@@ -60,10 +61,18 @@ def load_paths(
 
 
 def store_articles(
-    store: ArticleStore, articles: Sequence[Article], settings: CorpusSettings
+    store: ArticleStore,
+    articles: Sequence[Article],
+    settings: CorpusSettings,
+    detector: LanguageDetector | None = None,
 ) -> IngestReport:
-    """Store articles idempotently; near-duplicates are re-keyed so that the newest version wins."""
-    seen = list(articles)
+    """Store articles idempotently; near-duplicates are re-keyed so that the newest version wins.
+
+    Every article leaves with a language: the one its source declared, else the detected one, else
+    corpus.default_language.
+    """
+    detector = detector or LanguageDetector()
+    seen = list(detector.resolve_all(articles, settings.default_language))
     kept = resolve_near_duplicates(seen, store, settings.near_duplicate_threshold)
     upsert = store.upsert(kept)
     return IngestReport(

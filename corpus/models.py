@@ -32,7 +32,8 @@ class Article:
     url: str | None = None
     source: str | None = None
     published_at: datetime | None = None
-    language: str = "en"
+    # None until resolved at ingest: declared by the source, else detected (corpus/language.py).
+    language: str | None = None
     fetched_at: datetime | None = None
     hash: str = ""
 

@@ -29,6 +29,9 @@ CREATE INDEX IF NOT EXISTS articles_url ON articles(url);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# BCP 47 "undetermined": an article stored without going through language resolution.
+UNDETERMINED = "und"
+
 
 @dataclass
 class UpsertReport:
@@ -66,12 +69,19 @@ class ArticleStore(Database):
         super().__init__(path, _SCHEMA)
 
     def upsert(self, articles: Iterable[Article]) -> UpsertReport:
-        """Insert new articles, replace changed ones, skip unchanged ones and exact duplicates."""
+        """Insert new articles, replace changed ones, skip unchanged ones and exact duplicates.
+
+        An unchanged article whose language now reads differently (declared since, or detected where an
+        older newsbot stored the default) gets the new language; an unresolved one is stored as "und".
+        """
         report = UpsertReport()
         with self.transaction() as conn:
             for art in articles:
-                old = conn.execute("SELECT hash FROM articles WHERE id = ?", (art.id,)).fetchone()
+                language = art.language or UNDETERMINED
+                old = conn.execute("SELECT hash, language FROM articles WHERE id = ?", (art.id,)).fetchone()
                 if old is not None and old["hash"] == art.hash:
+                    if art.language and old["language"] != language:
+                        conn.execute("UPDATE articles SET language = ? WHERE id = ?", (language, art.id))
                     report.unchanged.append(art.id)
                     continue
                 twin = conn.execute(
@@ -91,7 +101,7 @@ class ArticleStore(Database):
                         art.url,
                         art.source,
                         to_iso(art.published_at),
-                        art.language,
+                        language,
                         to_iso(art.fetched_at or datetime.now(UTC)),
                         art.hash,
                     ),
@@ -152,6 +162,13 @@ class ArticleStore(Database):
             " GROUP BY source ORDER BY COUNT(*) DESC"
         )
         return [(r[0], int(r[1]), from_iso(r[2]), from_iso(r[3])) for r in rows]
+
+    def languages(self) -> list[tuple[str, int]]:
+        """Articles per language, most first."""
+        rows = self.execute(
+            "SELECT language, COUNT(*) FROM articles GROUP BY language ORDER BY COUNT(*) DESC, language"
+        )
+        return [(str(r[0]), int(r[1])) for r in rows]
 
     def get_state(self, key: str) -> str | None:
         """A small persisted value (counters, last reindex, ...)."""

@@ -19,7 +19,8 @@ from index.stores import open_vector_store
 from index.stores.base import VectorStore
 
 # 2: vectors saved with their filter attributes, by the store the manifest names.
-FORMAT_VERSION = 2
+# 3: the keyword index holds Snowball stems of non-English passages (index/keywords.py).
+FORMAT_VERSION = 3
 PASSAGES_FILE = "passages.db"
 MANIFEST_FILE = "manifest.json"
 

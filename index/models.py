@@ -92,6 +92,8 @@ class IndexStats:
     passages: int
     vectors: int
     sources: tuple[tuple[str | None, int, datetime | None, datetime | None], ...]
+    # Articles per language code, most first.
+    languages: tuple[tuple[str, int], ...]
     model: str
     mode: str
     embeddings_computed_total: int

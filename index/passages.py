@@ -9,6 +9,7 @@ from pathlib import Path
 
 from corpus.db import Database, from_iso, to_iso
 from corpus.models import Article
+from index.keywords import keyword_text
 from index.models import Chunk
 from index.query import Filters
 from index.stores.base import NO_FILTERS, VectorAttrs
@@ -24,19 +25,27 @@ CREATE TABLE IF NOT EXISTS chunks (
     url TEXT,
     source TEXT,
     published_at TEXT,
-    effective_at TEXT
+    effective_at TEXT,
+    -- What the keyword index holds instead of title / text (their Snowball stems, index/keywords.py);
+    -- NULL where the text is indexed as written (English, and languages without a stemmer).
+    kw_title TEXT,
+    kw_text TEXT,
+    fts_title TEXT GENERATED ALWAYS AS (COALESCE(kw_title, title)) VIRTUAL,
+    fts_text TEXT GENERATED ALWAYS AS (COALESCE(kw_text, text)) VIRTUAL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS chunks_effective ON chunks(effective_at);
 CREATE TABLE IF NOT EXISTS indexed (article_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    title, text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+    fts_title, fts_text, content='chunks', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+    INSERT INTO chunks_fts(rowid, fts_title, fts_text) VALUES (new.id, new.fts_title, new.fts_text);
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+    INSERT INTO chunks_fts(chunks_fts, rowid, fts_title, fts_text)
+    VALUES ('delete', old.id, old.fts_title, old.fts_text);
 END;
 """
 
@@ -93,10 +102,12 @@ class PassageStore(Database):
                 conn.execute("DELETE FROM indexed WHERE article_id = ?", (article_id,))
             for article, chunks in articles:
                 effective = to_iso(article.published_at or article.fetched_at)
+                kw_title = keyword_text(article.title, article.language)
                 for chunk in chunks:
                     cur = conn.execute(
                         "INSERT INTO chunks (article_id, ord, title, text, embed_hash, url, source,"
-                        " published_at, effective_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " published_at, effective_at, kw_title, kw_text)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             article.id,
                             chunk.ord,
@@ -107,6 +118,8 @@ class PassageStore(Database):
                             article.source,
                             to_iso(article.published_at),
                             effective,
+                            kw_title,
+                            keyword_text(chunk.text, article.language),
                         ),
                     )
                     added.append(int(cur.lastrowid or 0))

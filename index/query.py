@@ -47,6 +47,8 @@ class Query:
     mode: Mode | None = None
     # The earlier topic a follow-up ("and the railway?") leans on.
     context: str | None = None
+    # The question's language code when known; NewsService detects it otherwise.
+    language: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "question", " ".join(self.question.split()))
@@ -62,6 +64,8 @@ class SearchPlan:
     now: datetime
     k: int
     mode: Mode
+    # The question's language: its keyword terms get that language's stems (index/keywords.py).
+    language: str | None = None
 
 
 def answer_gist(answer: Answer, max_chars: int = 300) -> str:
@@ -92,5 +96,10 @@ def plan_search(query: Query, settings: IndexSettings) -> SearchPlan:
     filters = Filters(since=max(starts, default=None), until=min(ends, default=None), sources=query.sources)
     text = f"{query.context} {window.query}" if query.context else window.query
     return SearchPlan(
-        text=text, filters=filters, now=now, k=query.k or settings.top_k, mode=query.mode or settings.mode
+        text=text,
+        filters=filters,
+        now=now,
+        k=query.k or settings.top_k,
+        mode=query.mode or settings.mode,
+        language=query.language,
     )

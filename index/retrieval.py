@@ -18,11 +18,11 @@ from typing import Protocol
 import numpy as np
 
 from corpus.settings import IndexSettings
+from index.keywords import keyword_terms
 from index.models import Passage
 from index.passages import PassageRow, PassageStore
 from index.query import Mode, SearchPlan
 from index.stores.base import KeywordIndex, VectorStore
-from index.terms import query_terms
 
 
 class Retriever(Protocol):
@@ -158,7 +158,7 @@ class HybridRetriever:
             dense = self.vectors.search(vector, depth, plan.filters)
         if plan.mode in ("bm25", "hybrid"):
             keyword = self.keywords.keyword_search(
-                query_terms(plan.text), depth, plan.filters, settings.title_weight
+                keyword_terms(plan.text, plan.language), depth, plan.filters, settings.title_weight
             )
         fused = fuse(dense, keyword, settings, plan.mode)
         if not fused:

@@ -12,6 +12,7 @@ from pathlib import Path
 from corpus.errors import IndexBusyError, IndexMismatchError
 from corpus.feeds import PollReport, configured_feeds, poll_feeds
 from corpus.ingest import IngestReport, load_paths, store_articles
+from corpus.language import LanguageDetector
 from corpus.models import Article, LoadProblem, Progress
 from corpus.settings import Settings
 from corpus.store import ArticleStore
@@ -45,6 +46,8 @@ class NewsService:
         self.queries = QueryEncoder(embedder)
         self.writer: AnswerWriter = ExtractiveWriter(self.cached, self.queries, settings.index)
         self.index_dir = IndexDirectory(data / "index")
+        # Tells the language of articles without a declared one, and of questions.
+        self.languages = LanguageDetector()
         self._gen: Generation | None = None
         self._pointer_mtime = -1
         self._swap_lock = threading.Lock()
@@ -200,7 +203,7 @@ class NewsService:
 
     def _store_only(self, articles: Sequence[Article]) -> IngestReport:
         """Store articles without touching the index."""
-        return store_articles(self.store, articles, self.settings.corpus)
+        return store_articles(self.store, articles, self.settings.corpus, self.languages)
 
     def poll_feeds(self, progress: Progress | None = None) -> PollReport:
         """Poll every configured feed once and index what is new."""
@@ -226,6 +229,8 @@ class NewsService:
 
     def _retrieve(self, query: Query) -> tuple[SearchPlan, list[Passage]] | None:
         """Plan the search and retrieve from the serving generation; None when nothing is indexed."""
+        if query.language is None:
+            query = replace(query, language=self.languages.detect(query.question))
         plan = plan_search(query, self.settings.index)
         gen = self._serving()
         if gen is None:
@@ -259,6 +264,7 @@ class NewsService:
             passages=gen.passages.count() if gen else 0,
             vectors=gen.vectors.count() if gen else 0,
             sources=tuple(self.store.sources()),
+            languages=tuple(self.store.languages()),
             model=self.settings.index.model,
             mode=self.settings.index.mode,
             embeddings_computed_total=int(self.store.get_state("embeddings_computed") or 0),

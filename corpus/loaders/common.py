@@ -267,8 +267,8 @@ def build_article(
     """Clean title and body and build an Article with a stable id; RecordError when nothing is left.
 
     Text over corpus.max_record_bytes is refused before any costly cleaning, and so is a title longer
-    than MAX_TITLE_CHARS; a language that is not a language code gives the default (callers that can
-    report it check it first with language_code).
+    than MAX_TITLE_CHARS; a language that is not a language code counts as undeclared (None, detected at
+    ingest; callers that can report it check it first with language_code).
     """
     check_size(utf8_size(title) + utf8_size(body), prov.settings, "article text")
     clean_title = valid_unicode(_one_line(title))
@@ -292,6 +292,6 @@ def build_article(
         url=url,
         source=source,
         published_at=published_at,
-        language=_language_or_none(language) or prov.settings.default_language,
+        language=_language_or_none(language),
         fetched_at=prov.fetched_at,
     )

@@ -137,8 +137,7 @@ def load_front_matter_text(text: str, path: str, prov: Provenance, markdown: boo
             language = language_code(values["language"])
         except RecordError as exc:
             line = meta.lines["language"] if meta else None
-            default = prov.settings.default_language
-            problems.append(LoadProblem(path, line, f"{exc}; loaded with the default language {default!r}"))
+            problems.append(LoadProblem(path, line, f"{exc}; its language is detected from the text"))
     try:
         article = build_article(
             prov,

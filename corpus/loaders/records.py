@@ -110,7 +110,7 @@ def record_to_article(data: object, prov: Provenance) -> tuple[Article, tuple[st
         language = record_language(data)
     except RecordError as exc:
         language = None
-        notes = (f"{exc}; loaded with the default language {prov.settings.default_language!r}",)
+        notes = (f"{exc}; its language is detected from the text",)
     article = build_article(
         prov,
         title=record.title,

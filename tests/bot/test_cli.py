@@ -45,6 +45,7 @@ def test_ingest_ask_json_and_stats(cli_env: Path, capsys: pytest.CaptureFixture[
     assert "0 new" in out and "embedded 0" in out
     code, out, _ = run(["stats"], capsys)
     assert code == 0 and "articles: 5" in out
+    assert "language en: 5 articles" in out  # the sample declares none: detected
 
 
 def test_batch_answers_every_line_and_reports_bad_ones(

@@ -13,6 +13,7 @@ from bot.formatting import (
     digest_plain,
     format_digest,
     format_headlines,
+    format_languages,
     split_message,
     tg_len,
 )
@@ -136,3 +137,8 @@ def test_word_longer_than_a_message_is_cut() -> None:
     parts = split_message("x" * 9000 + " 😀" * 3000)
     assert all(tg_len(p) <= 4096 for p in parts)
     assert "".join(parts).replace(" ", "") == "x" * 9000 + "😀" * 3000
+
+
+def test_languages_line_counts_articles_per_language() -> None:
+    assert format_languages([("en", 120), ("tr", 98)]) == "\nLanguages: en 120, tr 98"
+    assert format_languages([]) == ""

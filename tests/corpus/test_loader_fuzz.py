@@ -112,7 +112,7 @@ def check(result: LoadResult, path: str) -> None:
     for article in result.articles:
         assert article.id and article.title and article.body
         assert "\n" not in article.title and len(article.title) <= MAX_TITLE_CHARS
-        assert _LANGUAGE_RE.fullmatch(article.language)
+        assert article.language is None or _LANGUAGE_RE.fullmatch(article.language)
         if article.published_at is not None:
             assert article.published_at.tzinfo is not None
             assert EARLIEST_YEAR <= article.published_at.year <= LATEST_YEAR

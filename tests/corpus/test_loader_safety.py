@@ -79,15 +79,15 @@ def test_language_that_is_not_a_code_is_reported_and_the_article_kept(
         {"title": "Tag", "body": BODY, "language": "pt-BR"},
     ]
     result = load_file(_write(tmp_path / "l.jsonl", "\n".join(json.dumps(r) for r in rows)), settings)
-    assert [a.language for a in result.articles] == ["en", "en", "pt-br"]
+    assert [a.language for a in result.articles] == [None, None, "pt-br"]
     assert _reasons(result) == [
         (
             1,
-            "'language' 5 is not a language code such as 'en' or 'pt-BR'; loaded with the default language 'en'",
+            "'language' 5 is not a language code such as 'en' or 'pt-BR'; its language is detected from the text",
         ),
         (
             2,
-            "'language' a list is not a language code such as 'en' or 'pt-BR'; loaded with the default language 'en'",
+            "'language' a list is not a language code such as 'en' or 'pt-BR'; its language is detected from the text",
         ),
     ]
 
@@ -99,7 +99,7 @@ def test_json_file_items_report_language_and_depth(tmp_path: Path, settings: Cor
     assert _reasons(result) == [
         (
             None,
-            "item 1: 'language' 7 is not a language code such as 'en' or 'pt-BR'; loaded with the default language 'en'",
+            "item 1: 'language' 7 is not a language code such as 'en' or 'pt-BR'; its language is detected from the text",
         )
     ]
 
@@ -234,12 +234,12 @@ def test_front_matter_yaml_scalars_are_read_as_yaml_means_them(
         "Agency's wire",
         "https://example.org/a?b=é",
     )
-    assert article.language == "en"
+    assert article.language is None  # not a code: detected at ingest
     assert _reasons(result) == [
         (7, "front matter key 'title' repeated (first on line 2); ignored"),
         (
             8,
-            "'language' '5' is not a language code such as 'en' or 'pt-BR'; loaded with the default language 'en'",
+            "'language' '5' is not a language code such as 'en' or 'pt-BR'; its language is detected from the text",
         ),
     ]
 

@@ -52,7 +52,7 @@ def test_sample_yields_article_and_four_briefs(settings: CorpusSettings) -> None
     assert titles[4].startswith("Bulgaria’s Prime Minister")
     assert all(a.source == "ILKHA" for a in result.articles)
     assert all(
-        a.language == "en" and a.fetched_at == FETCHED and a.published_at is None for a in result.articles
+        a.language is None and a.fetched_at == FETCHED and a.published_at is None for a in result.articles
     )
 
 
