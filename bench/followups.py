@@ -22,13 +22,12 @@ from bench.quality import (
     RANK_DEPTH,
     RESULTS,
     WORK,
-    bench_settings,
     gold_flags,
     load_questions,
+    open_ingested,
     ranked_articles,
 )
 from index.query import Query, followup_context
-from index.service import NewsService
 
 # (quiz question id, follow-up, what its answer must state)
 CASES: tuple[tuple[str, str, str], ...] = (
@@ -49,11 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=WORK)
     args = ap.parse_args(argv)
     data = args.data.resolve()
-    if not (data / "qa").is_dir() or not (args.work / "index").is_dir():
-        print(f"RealTime QA data ({data}) or an ingested work dir ({args.work}) not found: skipping.")
+    service = open_ingested(data, args.work)
+    if service is None:
         return 0
     questions = {q.qid: q for q in load_questions(data)}
-    service = NewsService.open(bench_settings(args.work, args.work / "corpus" / "realtimeqa.jsonl", None))
     totals = {"with the earlier turn": [0, 0], "with the earlier question only": [0, 0], "alone": [0, 0]}
     lines = [
         "| first question | follow-up | "

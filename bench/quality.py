@@ -325,6 +325,14 @@ def bench_settings(work: Path, corpus_file: Path, config: Path | None) -> Settin
     return base.model_copy(update={"data_dir": work, "corpus": corpus})
 
 
+def open_ingested(data: Path, work: Path, config: Path | None = None) -> NewsService | None:
+    """A service over an already ingested bench work dir (read, never re-ingested); None, said, when absent."""
+    if not (data / "qa").is_dir() or not (work / "index").is_dir():
+        print(f"RealTime QA data ({data}) or an ingested work dir ({work}) not found: skipping.")
+        return None
+    return NewsService.open(bench_settings(work, work / "corpus" / "realtimeqa.jsonl", config))
+
+
 def with_index(settings: Settings, overrides: dict[str, Any]) -> Settings:
     """Settings with some [index] fields replaced (unknown fields are an error, to catch typos)."""
     unknown = set(overrides) - set(type(settings.index).model_fields)

@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from bench.answer_match import states_answer
-from bench.quality import DATA, LAST_TUNING_WEEK, RESULTS, WORK, Question, bench_settings, load_questions
+from bench.quality import DATA, LAST_TUNING_WEEK, RESULTS, WORK, Question, load_questions, open_ingested
 from index.extractive import SentenceCandidate, candidate_sentences
 from index.query import Query
 from index.reader import FEATURES, WEIGHTS, sentence_features
@@ -57,11 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=WORK)
     args = ap.parse_args(argv)
     data = args.data.resolve()
-    if not (data / "qa").is_dir() or not (args.work / "index").is_dir():
-        print(f"RealTime QA data ({data}) or an ingested work dir ({args.work}) not found: skipping.")
+    service = open_ingested(data, args.work)
+    if service is None:
         return 0
     questions = [q for q in load_questions(data) if q.week <= LAST_TUNING_WEEK]
-    service = NewsService.open(bench_settings(args.work, args.work / "corpus" / "realtimeqa.jsonl", None))
     try:
         cases = build_cases(service, questions)
     finally:

@@ -31,8 +31,8 @@ from bench.quality import (
     WORK,
     Question,
     answer_correct,
-    bench_settings,
     load_questions,
+    open_ingested,
 )
 from index.extractive import candidate_sentences, is_relevant, score_sentences
 from index.models import Passage
@@ -221,15 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     args = ap.parse_args(argv)
     data = args.data.resolve()
-    if not (data / "qa").is_dir() or not (args.work / "index").is_dir():
-        print(f"RealTime QA data ({data}) or an ingested work dir ({args.work}) not found: skipping.")
+    service = open_ingested(data, args.work)
+    if service is None:
         return 0
     questions = [q for q in load_questions(data) if (q.week > LAST_TUNING_WEEK) == args.heldout]
     questions = questions[: args.limit] if args.limit else questions
-    settings = bench_settings(args.work, args.work / "corpus" / "realtimeqa.jsonl", None)
-    service = NewsService.open(settings)
     try:
-        cases = build_cases(service, questions, args.depth, settings.index.top_k)
+        cases = build_cases(service, questions, args.depth, service.settings.index.top_k)
     finally:
         service.close()
     rows = sorted(

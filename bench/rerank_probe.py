@@ -36,17 +36,16 @@ from bench.quality import (
     RANK_DEPTH,
     RESULTS,
     WORK,
-    bench_settings,
     gold_flags,
     hit_at,
     load_questions,
+    open_ingested,
     ranked_articles,
     reciprocal_rank,
 )
 from index.models import Passage
 from index.query import Query
 from index.rerank import CrossEncoder, passage_text, rerank
-from index.service import NewsService
 
 
 class CachedScores:
@@ -97,9 +96,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     data = args.data.resolve()
-    corpus_file = args.work / "corpus" / "realtimeqa.jsonl"
-    if not (data / "qa").is_dir() or not (args.work / "index").is_dir():
-        print(f"RealTime QA data ({data}) or an ingested work dir ({args.work}) not found: skipping.")
+    service = open_ingested(data, args.work, args.config)
+    if service is None:
         return 0
     questions = [q for q in load_questions(data) if (q.week > LAST_TUNING_WEEK) == args.heldout]
     questions = questions[: args.limit] if args.limit else questions
@@ -108,7 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     weights = [float(w) for w in args.rank_weights.split(",")]
     wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
 
-    service = NewsService.open(bench_settings(args.work, corpus_file, args.config))
     try:
         started = time.perf_counter()
         fused = [service.search(Query(q.text, k=RANK_DEPTH, as_of=q.asked_at)) for q in questions]

@@ -51,3 +51,16 @@ def sample_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
     service.ingest_paths([SAMPLES])
     yield service
     service.close()
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run the `newsbot` CLI in-process and return (exit code, stdout, stderr)."""
+    from bot.cli import main
+
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

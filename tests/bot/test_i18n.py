@@ -63,7 +63,13 @@ def test_every_message_is_translated_with_the_same_placeholders(language: str) -
 
 def test_language_tags_and_the_choice_order() -> None:
     assert [bot_language(c) for c in ("tr", "TR", "ar-EG", "en_US", "de", "", None)] == [
-        "tr", "tr", "ar", "en", None, None, None
+        "tr",
+        "tr",
+        "ar",
+        "en",
+        None,
+        None,
+        None,
     ]
     assert reader_language(None, "tr") == "tr"
     assert reader_language("ar", "tr") == "ar"  # /language wins over the client

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from index.embeddings import Embedder
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 
 GOOD = [
     {"title": "Varna harbour reopens", "body": "The harbour of Varna reopened to ferries on Monday."},
@@ -20,20 +19,9 @@ GOOD = [
 ]
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run the CLI in-process and return (exit code, stdout, stderr)."""
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def stored_count(capsys: pytest.CaptureFixture[str]) -> int:
     """How many articles `newsbot stats --json` reports."""
-    code, out, _ = run(["stats", "--json"], capsys)
+    code, out, _ = run_cli(["stats", "--json"], capsys)
     assert code == 0
     return int(json.loads(out)["articles"])
 
@@ -62,7 +50,7 @@ def test_far_out_date_is_one_reported_record(
 ) -> None:
     far = {"title": "Far out", "body": "A record with an impossible date.", "published_at": date}
     path = jsonl(cli_env / "dates.jsonl", [json.dumps(GOOD[0]), json.dumps(far), json.dumps(GOOD[1])])
-    code, out, err = run(["ingest", "--quiet", str(path)], capsys)
+    code, out, err = run_cli(["ingest", "--quiet", str(path)], capsys)
     assert code == 0, err
     assert "2 new" in out
     assert f"{path}:2: date {date!r} is out of range" in err
@@ -74,7 +62,7 @@ def test_far_out_front_matter_date_keeps_the_article_without_a_date(
 ) -> None:
     md = cli_env / "old.md"
     md.write_text("---\ntitle: Ancient story\ndate: 0001-01-01\n---\n\nThe body of an old story.\n")
-    code, out, err = run(
+    code, out, err = run_cli(
         ["ingest", "--quiet", str(md), str(jsonl(cli_env / "g.jsonl", [json.dumps(GOOD[0])]))], capsys
     )
     assert code == 0, err
@@ -91,7 +79,7 @@ def test_deeply_nested_json_line_is_one_bad_line(cli_env: Path, capsys: pytest.C
     # Depth 500 is fine: a good record carrying a 500-deep extra field is stored.
     ok = dict(GOOD[1], extra=json.loads("[" * 500 + "]" * 500))
     path = jsonl(cli_env / "deep.jsonl", [json.dumps(GOOD[0]), deep_list, deep_object, json.dumps(ok)])
-    code, out, err = run(["ingest", "--quiet", str(path)], capsys)
+    code, out, err = run_cli(["ingest", "--quiet", str(path)], capsys)
     assert code == 0, err
     assert "2 new" in out
     assert f"{path}:2: JSON nested too deeply" in err
@@ -103,7 +91,7 @@ def test_deeply_nested_json_file_is_one_bad_file(cli_env: Path, capsys: pytest.C
     deep = cli_env / "deep.json"
     deep.write_text("[" * 1500 + "]" * 1500)
     good = jsonl(cli_env / "good.jsonl", [json.dumps(GOOD[0])])
-    code, out, err = run(["ingest", "--quiet", str(deep), str(good)], capsys)
+    code, out, err = run_cli(["ingest", "--quiet", str(deep), str(good)], capsys)
     assert code == 0, err
     assert "1 new" in out and f"{deep}: JSON nested too deeply" in err
 
@@ -120,7 +108,7 @@ def test_file_and_record_limits_name_the_file_and_keep_the_rest(
     big_file.write_text("Headline\n" + "A sentence about the port. " * 10_000 + "\n")
     long_line = json.dumps({"title": "Too long", "body": "word " * 10_000})
     records = jsonl(cli_env / "records.jsonl", [json.dumps(GOOD[0]), long_line, json.dumps(GOOD[1])])
-    code, out, err = run(["ingest", "--quiet", str(big_file), str(records)], capsys)
+    code, out, err = run_cli(["ingest", "--quiet", str(big_file), str(records)], capsys)
     assert code == 0, err
     assert "2 new" in out
     assert f"{big_file}: file is 270.0 kB, over the limit of 200.0 kB (corpus.max_file_bytes)" in err

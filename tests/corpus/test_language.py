@@ -75,7 +75,13 @@ def test_ingest_stores_declared_and_detected_languages(tmp_path: Path, detector:
     try:
         store_articles(store, loaded.articles, settings, detector)
         by_title = {a.title: a.language for a in store.latest(10)}
-        assert by_title == {"Demiryolu": "tr", "Railway": "en", "سكة حديد": "ar", "پرۆژە": "ckb", "Declared": "en"}
+        assert by_title == {
+            "Demiryolu": "tr",
+            "Railway": "en",
+            "سكة حديد": "ar",
+            "پرۆژە": "ckb",
+            "Declared": "en",
+        }
         assert store.languages() == [("en", 2), ("ar", 1), ("ckb", 1), ("tr", 1)]
     finally:
         store.close()

@@ -48,7 +48,9 @@ def _top(store: PassageStore, question: str, language: str | None, k: int = 5) -
     ],
 )
 @pytest.mark.parametrize("language", ["en", None, "ku", "ckb"])
-def test_english_and_unstemmed_questions_search_exactly_as_before(question: str, language: str | None) -> None:
+def test_english_and_unstemmed_questions_search_exactly_as_before(
+    question: str, language: str | None
+) -> None:
     assert keyword_terms(question, language) == query_terms(question)
 
 
@@ -69,9 +71,19 @@ def test_turkish_forms_share_one_stem_and_both_i_letters_fold() -> None:
 
 def test_a_suffixed_turkish_question_finds_the_article_with_another_form(tmp_path: Path) -> None:
     articles = [
-        Article(id="rail", title="Yeni hat", body="Kars ile Tiflis arasındaki demiryolu yarın açılıyor.", language="tr"),
+        Article(
+            id="rail",
+            title="Yeni hat",
+            body="Kars ile Tiflis arasındaki demiryolu yarın açılıyor.",
+            language="tr",
+        ),
         Article(id="port", title="Liman", body="Mersin limanına yeni vinçler geldi.", language="tr"),
-        Article(id="en", title="Railway", body="The railway between Kars and Tbilisi opens tomorrow.", language="en"),
+        Article(
+            id="en",
+            title="Railway",
+            body="The railway between Kars and Tbilisi opens tomorrow.",
+            language="en",
+        ),
     ]
     store = _store(tmp_path / "p.db", articles)
     try:
@@ -91,8 +103,16 @@ def test_service_detects_the_question_language_and_the_article_language(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     rows = [
-        {"id": "rail", "title": "Kars-Tiflis hattı", "body": "Kars ile Tiflis arasındaki demiryolu yarın açılıyor."},
-        {"id": "port", "title": "Mersin limanı", "body": "Mersin limanına yeni vinçler geldi ve ihracat arttı."},
+        {
+            "id": "rail",
+            "title": "Kars-Tiflis hattı",
+            "body": "Kars ile Tiflis arasındaki demiryolu yarın açılıyor.",
+        },
+        {
+            "id": "port",
+            "title": "Mersin limanı",
+            "body": "Mersin limanına yeni vinçler geldi ve ihracat arttı.",
+        },
     ]
     path = tmp_path / "tr.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
@@ -120,7 +140,9 @@ _WORD = re.compile(r"\w+")
 
 def _sadedegel() -> list[Article]:
     if not SADEDEGEL.is_dir():
-        pytest.skip(f"sadedegel sample absent ({SADEDEGEL}); see ../shared/eval-data/sadedegel-tr-news/SOURCE.md")
+        pytest.skip(
+            f"sadedegel sample absent ({SADEDEGEL}); see ../shared/eval-data/sadedegel-tr-news/SOURCE.md"
+        )
     out = []
     for path in sorted(SADEDEGEL.glob("*.txt")):
         text = " ".join(path.read_text(encoding="utf-8").split())
