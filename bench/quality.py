@@ -6,9 +6,13 @@ import argparse
 import gzip
 import hashlib
 import json
+import logging
+import os
 import re
+import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -37,6 +41,8 @@ _QUOTES = "\"'“”‘’«»"
 _SOURCES = {"cnn.com": "CNN", "usatoday.com": "USA Today", "theweek.co.uk": "The Week"}
 # Tuning variants are settings overrides on top of the configured [index] section.
 Variant = tuple[str, str, dict[str, Any]]
+# The opt-in LLM writer variant (--llm-url): the default hybrid search, the [answer] section overridden.
+LLM_LABEL = "hybrid (default) + llm writer"
 
 
 class ArticleRef(NamedTuple):
@@ -76,6 +82,8 @@ class Tally:
     cited: int = 0
     cited_gold: int = 0
     seconds: float = 0.0
+    ask_seconds: list[float] = field(default_factory=list)
+    fallbacks: Counter[str] = field(default_factory=Counter)
 
     def row(self, label: str) -> list[str]:
         """The markdown table cells of this variant."""
@@ -89,6 +97,35 @@ class Tally:
         cells.append(f"{self.answered / n:.3f}")
         cells.append(f"{self.seconds:.0f}")
         return cells
+
+    def latency(self, label: str) -> str:
+        """A note on this variant's ask() latency (and the llm writer's fallbacks, when it ran)."""
+        times = sorted(self.ask_seconds)
+        if not times:
+            return f"{label}: no questions."
+        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        note = f"{label}: ask() p50 {statistics.median(times):.2f}s, p95 {p95:.2f}s, max {times[-1]:.2f}s"
+        if self.fallbacks:
+            why = ", ".join(f"{n}× {reason}" for reason, n in self.fallbacks.most_common())
+            note += (
+                f"; the llm writer fell back to the extractive one on {self.fallbacks.total()} of"
+                f" {len(times)} ({why})"
+            )
+        return note + "."
+
+
+class FallbackCounter(logging.Handler):
+    """Counts the llm writer's fallback warnings (it logs one each time the extractive writer answers)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reasons: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "extractive writer answers instead" in message:
+            reason = message.removeprefix("llm answer writer: ").split(";")[0]
+            self.reasons[re.sub(r"\d+", "N", reason)] += 1
 
 
 HEADER = [
@@ -271,28 +308,44 @@ def write_corpus(data: Path, out: Path, until: date | None) -> tuple[int, int]:
 def evaluate(service: NewsService, questions: Sequence[Question], mode: str, label: str) -> Tally:
     """Run every question through one variant."""
     tally = Tally()
+    fallbacks = FallbackCounter()
+    writer_log = logging.getLogger("index.llm_writer")
+    writer_log.addHandler(fallbacks)
     started = time.perf_counter()
-    for n, q in enumerate(questions, start=1):
-        passages = service.search(Query(q.text, k=RANK_DEPTH, as_of=q.asked_at, mode=mode))
-        flags = gold_flags(ranked_articles(passages), q.gold_ids, q.gold_urls)
-        tally.questions += 1
-        for c in CUTOFFS:
-            tally.hits[c] += hit_at(flags, c)
-        tally.rr += reciprocal_rank(flags, 10)
-        answer = service.ask(Query(q.text, as_of=q.asked_at, mode=mode))
-        if answer.answered:
-            tally.answered += 1
-            tally.correct += states_answer(answer.text, q.answer)
-            tally.correct_plain += answer_correct(answer.text, q.answer)
-            for cite in answer.citations:
-                tally.cited += 1
-                tally.cited_gold += cite.article_id in q.gold_ids or (
-                    cite.url is not None and cite.url in q.gold_urls
+    try:
+        for n, q in enumerate(questions, start=1):
+            _evaluate_one(service, q, mode, tally)
+            if n % 25 == 0:
+                print(
+                    f"  {label}: {n}/{len(questions)} ({time.perf_counter() - started:.0f}s)", file=sys.stderr
                 )
-        if n % 25 == 0:
-            print(f"  {label}: {n}/{len(questions)} ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
+    finally:
+        writer_log.removeHandler(fallbacks)
     tally.seconds = time.perf_counter() - started
+    tally.fallbacks = fallbacks.reasons
     return tally
+
+
+def _evaluate_one(service: NewsService, q: Question, mode: str, tally: Tally) -> None:
+    """One question's ranking and answer into the tally."""
+    passages = service.search(Query(q.text, k=RANK_DEPTH, as_of=q.asked_at, mode=mode))
+    flags = gold_flags(ranked_articles(passages), q.gold_ids, q.gold_urls)
+    tally.questions += 1
+    for c in CUTOFFS:
+        tally.hits[c] += hit_at(flags, c)
+    tally.rr += reciprocal_rank(flags, 10)
+    asked = time.perf_counter()
+    answer = service.ask(Query(q.text, as_of=q.asked_at, mode=mode))
+    tally.ask_seconds.append(time.perf_counter() - asked)
+    if answer.answered:
+        tally.answered += 1
+        tally.correct += states_answer(answer.text, q.answer)
+        tally.correct_plain += answer_correct(answer.text, q.answer)
+        for cite in answer.citations:
+            tally.cited += 1
+            tally.cited_gold += cite.article_id in q.gold_ids or (
+                cite.url is not None and cite.url in q.gold_urls
+            )
 
 
 def variants() -> list[Variant]:
@@ -341,6 +394,22 @@ def with_index(settings: Settings, overrides: dict[str, Any]) -> Settings:
     return settings.model_copy(update={"index": settings.index.model_copy(update=overrides)})
 
 
+def with_answer(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    """Settings with some [answer] fields replaced, validated like the settings file's (a URL must be http)."""
+    answer = type(settings.answer).model_validate({**settings.answer.model_dump(), **overrides})
+    return settings.model_copy(update={"answer": answer})
+
+
+def llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The [answer] overrides of the opt-in llm writer variant."""
+    return {
+        "writer": "llm",
+        "base_url": args.llm_url,
+        "model": args.llm_model,
+        "timeout_seconds": args.llm_timeout,
+    }
+
+
 def ingest(service: NewsService, corpus_file: Path) -> None:
     """Bring the bench index up to date with the corpus file, printing progress."""
     last = [0.0]
@@ -387,6 +456,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--ingest-only", action="store_true")
     ap.add_argument("--variants", default="", help="comma-separated labels to run (default: all)")
     ap.add_argument("--limit", type=int, default=None, help="first N questions only (smoke runs)")
+    ap.add_argument(
+        "--llm-url",
+        default=None,
+        help=f"also run '{LLM_LABEL}' against this OpenAI-compatible API root (e.g. http://127.0.0.1:8091/v1)",
+    )
+    ap.add_argument("--llm-model", default="local", help="model name sent to --llm-url")
+    ap.add_argument(
+        "--llm-timeout", type=float, default=60.0, help="seconds per answer before the extractive fallback"
+    )
     return ap.parse_args(argv)
 
 
@@ -412,16 +490,23 @@ def main(argv: Sequence[str] | None = None, make_variants: Callable[[], list[Var
         stored = set(service.store.versions())
         missing = sum(1 for q in questions if not (q.gold_ids & stored))
         wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
-        rows = []
-        for label, mode, overrides in make_variants():
+        runs = [(label, mode, with_index(settings, overrides)) for label, mode, overrides in make_variants()]
+        if args.llm_url:
+            runs.append((LLM_LABEL, "hybrid", with_answer(settings, llm_overrides(args))))
+            if wanted:
+                wanted.add(LLM_LABEL)
+        rows, latencies = [], []
+        for label, mode, variant_settings in runs:
             if wanted and label not in wanted:
                 continue
             print(f"{label} ...", file=sys.stderr, flush=True)
-            variant = NewsService(with_index(settings, overrides), service.embedder)
+            variant = NewsService(variant_settings, service.embedder)
             try:
-                rows.append(evaluate(variant, questions, mode, label).row(label))
+                tally = evaluate(variant, questions, mode, label)
             finally:
                 variant.close()
+            rows.append(tally.row(label))
+            latencies.append(tally.latency(label))
         split = (
             "held-out weeks (after 20220826)" if args.heldout else f"tuning weeks (up to {LAST_TUNING_WEEK})"
         )
@@ -437,13 +522,22 @@ def main(argv: Sequence[str] | None = None, make_variants: Callable[[], list[Var
             " numbers and money in any form: $12,600,000 = $12.6 million), over all questions; 'plain' = the"
             " gold text is a substring (case-insensitive, quotes stripped); citation precision = cited"
             " articles that are gold.",
-            f"Total bench time {time.perf_counter() - started:.0f}s.",
         ]
+        if args.llm_url:
+            notes.append(
+                f'{LLM_LABEL}: [answer] writer = "llm", model {args.llm_model!r} at {args.llm_url},'
+                f" timeout_seconds={args.llm_timeout:g}; the rest of the settings as the default hybrid."
+            )
+        notes += [*latencies, f"Total bench time {time.perf_counter() - started:.0f}s."]
+        load = os.getloadavg()
+        notes.append(
+            f"Load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)."
+        )
         table = markdown(rows, f"RealTime QA retrieval and answer quality, {split}", notes)
     finally:
         service.close()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "quality_heldout.md" if args.heldout else "quality.md"
+    name = ("quality_heldout" if args.heldout else "quality") + ("_llm" if args.llm_url else "") + ".md"
     (RESULTS / name).write_text(table, encoding="utf-8")
     print(table)
     return 0
