@@ -34,7 +34,13 @@ from bench.quality import (
     load_questions,
     open_ingested,
 )
-from index.extractive import candidate_sentences, is_relevant, score_sentences
+from index.extractive import (
+    candidate_sentences,
+    choose_sentences,
+    is_relevant,
+    score_sentences,
+    shortlist_candidates,
+)
 from index.models import Passage
 from index.query import Query
 from index.rerank import CrossEncoder, rerank
@@ -53,7 +59,6 @@ class Sentence:
     prior: float
     similarity: float
     ce: float
-    lexical_rank: int
 
     @property
     def score(self) -> float:
@@ -88,10 +93,9 @@ class CachedScores:
         return np.array([self.logits[(question, t)] for t in texts], dtype=np.float32)
 
 
-def sentence_text(s: Sentence | object) -> str:
+def sentence_text(passage: Passage, text: str) -> str:
     """What the cross-encoder reads of a sentence: its headline, then the sentence."""
-    passage: Passage = s.passage  # type: ignore[attr-defined]
-    return f"{passage.title}. {s.text}"  # type: ignore[attr-defined]
+    return f"{passage.title}. {text}"
 
 
 def build_cases(service: NewsService, questions: Sequence[Question], depth: int, top_k: int) -> list[Case]:
@@ -104,10 +108,12 @@ def build_cases(service: NewsService, questions: Sequence[Question], depth: int,
         passages = rerank(q.text, fused, scorer, depth)[:top_k] if depth else fused[:top_k]
         candidates = candidate_sentences(q.text, passages)
         scored = score_sentences(service.queries.encode(q.text), candidates, service.cached)
-        ce = scorer.score(q.text, [sentence_text(c) for c in candidates]) if candidates else []
+        ce = (
+            scorer.score(q.text, [sentence_text(c.passage, c.text) for c in candidates]) if candidates else []
+        )
         sentences = tuple(
-            Sentence(c.text, c.passage, c.position, c.lexical, c.prior, s.similarity, float(v), i)
-            for i, (c, s, v) in enumerate(zip(candidates, scored, ce, strict=True))
+            Sentence(c.text, c.passage, c.position, c.lexical, c.prior, s.similarity, float(v))
+            for c, s, v in zip(candidates, scored, ce, strict=True)
         )
         cases.append(Case(q, tuple(passages), sentences))
         if n % 25 == 0:
@@ -117,17 +123,12 @@ def build_cases(service: NewsService, questions: Sequence[Question], depth: int,
     return cases
 
 
-def present(shortlist: int, margin: float = 0.12, max_sentences: int = 3) -> Chooser:
-    """Today's writer: a lexical shortlist, scored by meaning + lexical prior, close runners-up joining."""
+def present(shortlist: int, max_sentences: int = 3) -> Chooser:
+    """The earlier writer ("similarity"): a lexical shortlist, scored by meaning + lexical prior."""
 
     def choose(case: Case) -> list[Sentence]:
         pool = _shortlist(case.sentences, shortlist)
-        best = max(pool, key=lambda s: s.score, default=None)
-        if best is None or not _relevant(best):
-            return []
-        others = [s for s in sorted(pool, key=lambda s: -s.score) if s is not best]
-        others = [s for s in others if s.score >= best.score - margin and _relevant(s)]
-        return _reading_order([best, *others][:max_sentences])
+        return choose_sentences(pool, 0.42, max_sentences)  # type: ignore[arg-type, return-value]
 
     return choose
 
@@ -163,19 +164,8 @@ def _relevant(s: Sentence) -> bool:
 
 
 def _shortlist(sentences: Sequence[Sentence], n: int) -> list[Sentence]:
-    """The writer's shortlist: the n lexically best, at most half of them from one passage."""
-    if n <= 0:
-        return list(sentences)
-    per = max(1, (n + 1) // 2)
-    taken: dict[int, int] = {}
-    first, rest = [], []
-    for s in sorted(sentences, key=lambda s: s.lexical_rank):
-        if taken.get(s.passage.chunk_id, 0) < per:
-            taken[s.passage.chunk_id] = taken.get(s.passage.chunk_id, 0) + 1
-            first.append(s)
-        else:
-            rest.append(s)
-    return (first + rest)[:n]
+    """The writer's shortlist (sentences come in lexical order, as candidate_sentences gives them)."""
+    return list(sentences) if n <= 0 else shortlist_candidates(sentences, n)  # type: ignore[arg-type, return-value]
 
 
 def _reading_order(chosen: Sequence[Sentence]) -> list[Sentence]:

@@ -48,6 +48,7 @@ SNOWBALL: dict[str, str] = {
     "tr": "turkish",
 }
 
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 

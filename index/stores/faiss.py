@@ -224,7 +224,7 @@ class VectorIndex:
             return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
     def search(
-        self, query: np.ndarray, k: int, allowed: Sequence[int] | None = None
+        self, query: np.ndarray, k: int, allowed: Sequence[int] | np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """The k nearest chunk ids with their cosine scores, optionally among allowed ids only."""
         if self.size == 0 or k <= 0:
@@ -315,7 +315,7 @@ class FaissStore:
         """The k nearest chunk ids passing the filters."""
         with self._lock:
             index, allowed = self._index, self._attrs.matching(filters)
-        return index.search(vector, k, None if allowed is None else allowed.tolist())
+        return index.search(vector, k, allowed)
 
     def count(self) -> int:
         """Number of vectors."""

@@ -34,8 +34,13 @@ def _attrs(n: int) -> list[VectorAttrs]:
 
 
 @pytest.fixture(params=sorted(VECTOR_STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> VectorStore:
-    return open_vector_store(request.param, tmp_path, DIM)
+def store_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store(store_name: str, tmp_path: Path) -> VectorStore:
+    return open_vector_store(store_name, tmp_path, DIM)
 
 
 @pytest.fixture
@@ -96,11 +101,12 @@ def test_filters_combine(filled: tuple[VectorStore, np.ndarray]) -> None:
         assert attrs.source == "Beta" and attrs.effective_at is not None and attrs.effective_at.day >= 20
 
 
-def test_flush_then_a_second_reader_refreshes(filled: tuple[VectorStore, np.ndarray], tmp_path: Path) -> None:
+def test_flush_then_a_second_reader_refreshes(
+    filled: tuple[VectorStore, np.ndarray], store_name: str, tmp_path: Path
+) -> None:
     store, vecs = filled
     store.flush()
-    name = next(n for n, opener in VECTOR_STORES.items() if type(opener(tmp_path, DIM)) is type(store))
-    reader = open_vector_store(name, tmp_path, DIM)
+    reader = open_vector_store(store_name, tmp_path, DIM)
     assert reader.count() == 40
     assert reader.search(vecs[3], 1, Filters(sources=("beta",)))[0][0] == 103
     assert reader.refresh() is False
