@@ -17,11 +17,12 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
 
-from bot import admin, handlers, languages, subscribe
+from bot import admin, handlers, inline, languages, subscribe
 from bot.context import (
     CONTEXT_TYPES,
     BotContext,
@@ -49,7 +50,7 @@ PUBLIC_COMMANDS = (
     ("language", "Choose my language: /language en|tr|ar"),
 )
 ADMIN_COMMANDS = (("reindex", "Rebuild the index"), ("stats", "Index and bot statistics"))
-ALLOWED_UPDATES = [Update.MESSAGE, Update.MY_CHAT_MEMBER]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.MY_CHAT_MEMBER, Update.INLINE_QUERY]
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -169,6 +170,8 @@ def register_handlers(application: NewsbotApp) -> None:
         )
     )
     add(ChatMemberHandler(subscribe.on_member_change, ChatMemberHandler.MY_CHAT_MEMBER))
+    if application.bot_data.core.settings.telegram.inline.enabled:
+        add(InlineQueryHandler(inline.on_inline_query))
     application.add_error_handler(handlers.on_error)
 
 

@@ -13,6 +13,7 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, Job
 
 from bot.formatting import DigestLike
 from bot.i18n import Catalogs, Translate, UserLanguages, reader_language
+from bot.inline import InlineState
 from bot.metrics import BotMetrics
 from bot.ratelimit import QuestionLimiter
 from bot.subscriptions import SubscriptionStore
@@ -138,6 +139,7 @@ class BotContext:
     catalogs: Catalogs
     user_languages: UserLanguages
     reindex: ReindexState = field(default_factory=ReindexState)
+    inline: InlineState = field(default_factory=InlineState)
     metrics: BotMetrics = field(default_factory=BotMetrics)
 
     @classmethod

@@ -32,14 +32,14 @@ _FIELD = re.compile(r"\{\w*\}")
 
 
 def _used_messages() -> set[str]:
-    """Every literal passed to _() in bot/, plus the messages translated by value."""
+    """Every literal passed to _() or marked with N_() in bot/, plus the messages translated by value."""
     found = {NOT_COVERED, EMPTY_DIGEST, BUSY, *(d for _, d in PUBLIC_COMMANDS)}
     for path in BOT.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
-                and node.func.id == "_"
+                and node.func.id in ("_", "N_")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
