@@ -11,7 +11,6 @@ from typing import Any, Protocol
 from telegram import User
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
-from bot.formatting import DigestLike
 from bot.i18n import Catalogs, Translate, UserLanguages, reader_language
 from bot.inline import InlineState
 from bot.metrics import BotMetrics
@@ -22,6 +21,7 @@ from corpus.feeds import PollReport
 from corpus.ingest import IngestReport
 from corpus.models import Article, Progress
 from corpus.settings import Settings
+from index.digest import Digest
 from index.llm_writer import AnswerProgress
 from index.models import Answer, IndexStats
 from index.query import Query, followup_context
@@ -56,7 +56,7 @@ class NewsCore(Protocol):
     def stats(self) -> IndexStats: ...
     def latest(self, n: int) -> list[Article]: ...
     def record_question(self) -> None: ...
-    def digest(self, as_of: datetime | None = None) -> DigestLike: ...
+    def digest(self, as_of: datetime | None = None) -> Digest: ...
     def close(self) -> None: ...
 
 

@@ -8,12 +8,12 @@ from datetime import date, datetime
 from html import escape
 from typing import Protocol
 
-from bot.i18n import Translate
+from bot.i18n import N_, Translate
 from corpus.models import Article
 from index.models import Answer, Citation
 
 MESSAGE_LIMIT = 4096
-EMPTY_DIGEST = "No news today — nothing new was published since the last digest."
+EMPTY_DIGEST = N_("No news today — nothing new was published since the last digest.")
 
 
 def _same(text: str) -> str:
@@ -37,6 +37,8 @@ class StoryLike(Protocol):
     def source(self) -> str | None: ...
     @property
     def published_at(self) -> datetime | None: ...
+    @property
+    def language(self) -> str | None: ...
 
 
 class DigestLike(Protocol):
@@ -123,14 +125,22 @@ def format_languages(rows: Iterable[tuple[str, int]], _: Translate = _same) -> s
     return "\n" + _("Languages: {counts}").format(counts=", ".join(parts)) if parts else ""
 
 
-def format_digest(digest: DigestLike, _: Translate = _same) -> str:
-    """Headline, one summary sentence and a link per story; the empty note when there is none."""
+def format_digest(digest: DigestLike, _: Translate = _same, language: str | None = None) -> str:
+    """Headline, one summary sentence and a link per story; the empty note when there is none.
+
+    With the reader's `language`, stories in another language (after theirs, index.digest.for_reader)
+    come under a heading of their own.
+    """
     if not digest.stories:
         return escape(_(EMPTY_DIGEST), quote=False)
     # The date's format is translated too: month and day names are English in strftime.
     day = f"{digest.date:{_('%A, %d %B %Y')}}"
     parts = ["<b>" + _("Your news digest for {date}").format(date=day) + "</b>"]
+    mine = language is not None and any(s.language == language for s in digest.stories)
     for story in digest.stories:
+        if mine and story.language != language:
+            parts.append("<b>" + _("In other languages") + "</b>")
+            mine = False
         tail = byline(story.source, story.published_at)
         head = f"<b>{escape(story.title, quote=False)}</b>" + (f" — {tail}" if tail else "")
         href = safe_url(story.url)
