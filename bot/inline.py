@@ -92,7 +92,7 @@ def headline_results(articles: Sequence[Article], _: Translate) -> list[InlineQu
     """The newest headlines, each sent as its linked title with agency and date."""
     results = []
     for art in articles:
-        tail = byline(art.source, art.published_at or art.fetched_at)
+        tail = byline(art.source, art.published_at or art.fetched_at, _)
         results.append(
             InlineQueryResultArticle(
                 id=_result_id("headline", art.id),
