@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import time
 from collections import OrderedDict
@@ -27,6 +28,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
 from bot.formatting import answer_html, byline, link, safe_url, split_message
 from bot.i18n import N_, Translate
@@ -37,6 +39,8 @@ from index.query import Query
 
 if TYPE_CHECKING:
     from bot.context import NewsbotContext, NewsCore
+
+log = logging.getLogger(__name__)
 
 # ? . ! and the Arabic question mark end a query that looks finished.
 _FINISHED = re.compile(r"[?.!\u061f]\s*$")
@@ -162,7 +166,11 @@ async def _reply(
 ) -> None:
     # is_personal: results carry the asker's language, and notices (rate limit) concern only them.
     button = InlineQueryResultsButton(text=_(TYPE_MORE), start_parameter=START_PARAMETER) if hint else None
-    await query.answer(results, cache_time=cache, is_personal=True, button=button)
+    try:
+        await query.answer(results, cache_time=cache, is_personal=True, button=button)
+    except BadRequest as exc:
+        # Telegram drops a query unanswered for about ten seconds ("query is too old"): the user moved on.
+        log.warning("inline query %s not answered: %s", query.id, exc)
 
 
 async def on_inline_query(update: Update, context: NewsbotContext) -> None:
