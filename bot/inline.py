@@ -38,7 +38,7 @@ from index.models import Answer
 from index.query import Query
 
 if TYPE_CHECKING:
-    from bot.context import NewsbotContext, NewsCore
+    from bot.context import BotContext, NewsbotContext, NewsCore
 
 log = logging.getLogger(__name__)
 
@@ -173,42 +173,52 @@ async def _reply(
         log.warning("inline query %s not answered: %s", query.id, exc)
 
 
+async def _headlines(bc: BotContext, _: Translate) -> list[InlineQueryResultArticle]:
+    count = bc.settings.telegram.inline.headlines
+    return headline_results(await asyncio.to_thread(bc.service.latest, count), _) if count else []
+
+
+async def _answer_for(bc: BotContext, query: InlineQuery, question: str, _: Translate) -> Answer | str | None:
+    """The answer (kept or fresh), a notice why there is none, or None when a newer query superseded this one."""
+    config, user = bc.settings.telegram.inline, query.from_user
+    limit = bc.settings.telegram.max_question_chars
+    if len(question) > limit:
+        return _("Sorry, that question is too long for me. Please keep it under {limit} characters.").format(
+            limit=limit
+        )
+    key, now = (normalise(question), bc.language_of(user)), time.monotonic()
+    kept = bc.inline.answer(key, now, config.cache_seconds)
+    if kept is not None:
+        return kept
+    if not looks_finished(question):
+        await asyncio.sleep(config.debounce_seconds)
+        if not bc.inline.is_newest(user.id, query.id):
+            return None
+    if not bc.limiter.allow(user.id):
+        return _("You are asking faster than I can read. Please wait a minute and ask again.")
+    try:
+        answer = await asyncio.to_thread(_ask, bc.service, question)
+    except InputError as exc:
+        return _("Sorry, I can't answer that: {reason}").format(reason=str(exc))
+    bc.metrics.questions.labels("answered" if answer.answered else "not_covered").inc()
+    bc.inline.keep(key, answer, now)
+    return answer
+
+
 async def on_inline_query(update: Update, context: NewsbotContext) -> None:
     """Answer `@bot question`: headlines for short queries, else the cited answer and the headlines."""
     query, bc = update.inline_query, context.bot_data.core
     if query is None:
         return
-    config, user = bc.settings.telegram.inline, query.from_user
-    _ = bc.gettext(user)
+    cache = bc.settings.telegram.inline.cache_seconds
+    _ = bc.gettext(query.from_user)
     question = " ".join(query.query.split())
-    bc.inline.arrived(user.id, query.id)
-    articles = await asyncio.to_thread(bc.service.latest, config.headlines) if config.headlines else []
-    headlines = headline_results(articles, _)
-    if len(question.split()) < config.min_words and not looks_finished(question):
-        await _reply(query, headlines, config.cache_seconds, _, hint=True)
+    bc.inline.arrived(query.from_user.id, query.id)
+    if len(question.split()) < bc.settings.telegram.inline.min_words and not looks_finished(question):
+        await _reply(query, await _headlines(bc, _), cache, _, hint=True)
         return
-    limit = bc.settings.telegram.max_question_chars
-    if len(question) > limit:
-        text = _("Sorry, that question is too long for me. Please keep it under {limit} characters.")
-        await _reply(query, [notice_result(text.format(limit=limit))], 0, _, hint=False)
-        return
-    key, now = (normalise(question), bc.language_of(user)), time.monotonic()
-    answer = bc.inline.answer(key, now, config.cache_seconds)
-    if answer is None:
-        if not looks_finished(question):
-            await asyncio.sleep(config.debounce_seconds)
-            if not bc.inline.is_newest(user.id, query.id):
-                return  # a newer keystroke's query supersedes this one
-        if not bc.limiter.allow(user.id):
-            text = _("You are asking faster than I can read. Please wait a minute and ask again.")
-            await _reply(query, [notice_result(text)], 0, _, hint=False)
-            return
-        try:
-            answer = await asyncio.to_thread(_ask, bc.service, question)
-        except InputError as exc:
-            text = _("Sorry, I can't answer that: {reason}").format(reason=str(exc))
-            await _reply(query, [notice_result(text)], 0, _, hint=False)
-            return
-        bc.metrics.questions.labels("answered" if answer.answered else "not_covered").inc()
-        bc.inline.keep(key, answer, now)
-    await _reply(query, [answer_result(answer, question, _), *headlines], config.cache_seconds, _, hint=False)
+    found = await _answer_for(bc, query, question, _)
+    if isinstance(found, str):  # a notice for this user alone, never cached
+        await _reply(query, [notice_result(found)], 0, _, hint=False)
+    elif found is not None:
+        await _reply(query, [answer_result(found, question, _), *await _headlines(bc, _)], cache, _, hint=False)
