@@ -6,6 +6,7 @@ come from the catalogs, and for tr and ar they must differ from the English sour
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -18,7 +19,8 @@ import pytest
 
 from bench.botapi_stub import BotApiStub
 from bot.admin import REFUSAL
-from bot.i18n import LANGUAGE_NAMES, LOCALES, Catalogs, Translate
+from bot.delivery import deliver_digest
+from bot.i18n import LANGUAGE_NAMES, LOCALES, Catalogs, Translate, UserLanguages
 from bot.subscriptions import USAGE, SubscriptionStore
 from corpus.settings import CorpusSettings
 from index.embeddings import Embedder
@@ -145,3 +147,35 @@ def test_bot_strings_and_digests_in_each_reader_s_language(tmp_path: Path, servi
     assert "الإحصاءات" in admin_stats and "Articles" not in admin_stats
     inline = stub.inline_answer(inline_id)
     assert inline is not None and inline["results"][0]["title"].startswith("الإجابة")
+
+
+def test_scheduled_digest_follows_each_subscription_s_language(tmp_path: Path, service: NewsService) -> None:
+    store = SubscriptionStore(tmp_path / "bot.db")
+    chosen = UserLanguages(tmp_path / "bot.db")
+    texts: dict[int, str] = {}
+
+    async def send(chat_id: int, text: str) -> object:  # the Telegram edge
+        texts[chat_id] = text
+        return None
+
+    try:
+        store.subscribe(1, "08:00", "UTC", "tr")
+        store.subscribe(2, "08:00", "UTC", "en")
+        store.subscribe(3, "08:00", "UTC")  # subscribed before subscriptions had a language
+        chosen.set(3, "ar")
+        store.subscribe(4, "08:00", "UTC", "ku")  # news language the bot does not speak
+        chosen.set(4, "tr")
+        settings = make_settings(tmp_path, None)
+        report = asyncio.run(deliver_digest(send, service, store, settings, languages=chosen, catalogs=Catalogs()))
+    finally:
+        chosen.close()
+        store.close()
+    assert report.sent == 4
+    tr, ar = Catalogs().gettext("tr"), Catalogs().gettext("ar")
+    quake = TURKISH[0][0]
+    assert texts[1].index(quake) < texts[1].index(tr("In other languages")) < texts[1].index("Baku")
+    assert texts[2].index("Baku") < texts[2].index("In other languages") < texts[2].index(quake)
+    heading = ar("Your news digest for {date}").split("{")[0]
+    assert texts[3].startswith(f"<b>{heading}") and ar("In other languages") not in texts[3]
+    assert tr("Your news digest for {date}").split("}")[-1] in texts[4] and tr("Read more") in texts[4]
+    assert tr("In other languages") not in texts[4]  # no Kurdish story: as ranked
