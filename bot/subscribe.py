@@ -101,8 +101,8 @@ async def subscribe(update: Update, context: NewsbotContext) -> None:
         defaults = bc.settings.digest
         asked = parse_subscribe_args(context.args or [], defaults.time, defaults.timezone, known)
     except SubscribeArgsError as exc:
-        text = _(exc.template).format(**exc.values)
-        await reply_html(context, message, escape(text, quote=False) + "\n" + escape(_(USAGE), quote=False))
+        lines = [_(exc.template).format(**exc.values)] + ([_(USAGE)] if exc.template != USAGE else [])
+        await reply_html(context, message, escape("\n".join(lines), quote=False))
         return
     language = asked.language
     if language is None:  # the language the bot speaks to this user
