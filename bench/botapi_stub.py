@@ -146,6 +146,22 @@ class BotApiStub:
             }
         return {"message": message}
 
+    def push_inline_query(self, user_id: int, query: str, *, language_code: str | None = None) -> str:
+        """Queue an inline query (`@bot query` typed in any chat) from a user; returns its id."""
+        query_id = f"iq{self._new_message_id()}"
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": "User"}
+        if language_code:
+            user["language_code"] = language_code
+        self.push_update(
+            {"inline_query": {"id": query_id, "from": user, "query": query, "offset": "", "chat_type": "sender"}}
+        )
+        return query_id
+
+    def inline_answer(self, query_id: str) -> dict[str, Any] | None:
+        """The parameters of the answerInlineQuery call for one inline query, None while there is none."""
+        calls = [c for c in self.calls_to("answerInlineQuery") if c.params.get("inline_query_id") == query_id]
+        return calls[-1].params if calls else None
+
     def push_member_status(self, chat_id: int, old: str, new: str) -> int:
         """Queue a my_chat_member update: the user blocked (kicked) or unblocked (member) the bot."""
 

@@ -17,11 +17,12 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
 
-from bot import admin, handlers, languages, subscribe
+from bot import admin, handlers, inline, languages, subscribe
 from bot.context import (
     CONTEXT_TYPES,
     BotContext,
@@ -31,25 +32,27 @@ from bot.context import (
     api_urls,
     require_token,
 )
-from bot.languages import set_localized_commands
+from bot.i18n import LANGUAGES, N_
+from bot.languages import localized_commands, set_localized_commands
 from corpus.errors import ConfigError, UnreachableError
 from corpus.feeds import configured_feeds
 from corpus.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Descriptions are translated by value for each language's menu (bot/languages.py).
 PUBLIC_COMMANDS = (
-    ("ask", "Ask a question about the news"),
-    ("latest", "Newest headlines: /latest [N]"),
-    ("sources", "Agencies and dates I know"),
-    ("subscribe", "Daily digest: /subscribe [HH:MM] [Area/City]"),
-    ("unsubscribe", "Stop the daily digest"),
-    ("digest", "Today's digest now"),
-    ("help", "What I can do"),
-    ("language", "Choose my language: /language en|tr|ar"),
+    ("ask", N_("Ask a question about the news")),
+    ("latest", N_("Newest headlines: /latest [N]")),
+    ("sources", N_("Agencies and dates I know")),
+    ("subscribe", N_("Daily digest: /subscribe [HH:MM] [Area/City] [language]")),
+    ("unsubscribe", N_("Stop the daily digest")),
+    ("digest", N_("Today's digest now")),
+    ("help", N_("What I can do")),
+    ("language", N_("Choose my language: /language en|tr|ar")),
 )
-ADMIN_COMMANDS = (("reindex", "Rebuild the index"), ("stats", "Index and bot statistics"))
-ALLOWED_UPDATES = [Update.MESSAGE, Update.MY_CHAT_MEMBER]
+ADMIN_COMMANDS = (("reindex", N_("Rebuild the index")), ("stats", N_("Index and bot statistics")))
+ALLOWED_UPDATES = [Update.MESSAGE, Update.MY_CHAT_MEMBER, Update.INLINE_QUERY]
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -115,6 +118,12 @@ async def post_init(application: NewsbotApp) -> None:
             await application.bot.set_my_commands(
                 _commands(PUBLIC_COMMANDS + ADMIN_COMMANDS), scope=BotCommandScopeChat(admin_id)
             )
+            for code in LANGUAGES[1:]:
+                await application.bot.set_my_commands(
+                    localized_commands(bc.catalogs, code, PUBLIC_COMMANDS + ADMIN_COMMANDS),
+                    scope=BotCommandScopeChat(admin_id),
+                    language_code=code,
+                )
         except TelegramError as exc:  # an admin who never opened a chat with the bot has no chat yet
             log.warning("could not set admin commands for %s: %s", admin_id, exc)
     await subscribe.schedule_all(application)
@@ -169,6 +178,8 @@ def register_handlers(application: NewsbotApp) -> None:
         )
     )
     add(ChatMemberHandler(subscribe.on_member_change, ChatMemberHandler.MY_CHAT_MEMBER))
+    if application.bot_data.core.settings.telegram.inline.enabled:
+        add(InlineQueryHandler(inline.on_inline_query))
     application.add_error_handler(handlers.on_error)
 
 

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from telegram import User
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
-from bot.formatting import DigestLike
 from bot.i18n import Catalogs, Translate, UserLanguages, reader_language
+from bot.inline import InlineState
 from bot.metrics import BotMetrics
 from bot.ratelimit import QuestionLimiter
 from bot.subscriptions import SubscriptionStore
@@ -21,6 +21,7 @@ from corpus.feeds import PollReport
 from corpus.ingest import IngestReport
 from corpus.models import Article, Progress
 from corpus.settings import Settings
+from index.digest import Digest
 from index.llm_writer import AnswerProgress
 from index.models import Answer, IndexStats
 from index.query import Query, followup_context
@@ -55,7 +56,7 @@ class NewsCore(Protocol):
     def stats(self) -> IndexStats: ...
     def latest(self, n: int) -> list[Article]: ...
     def record_question(self) -> None: ...
-    def digest(self, as_of: datetime | None = None) -> DigestLike: ...
+    def digest(self, as_of: datetime | None = None) -> Digest: ...
     def close(self) -> None: ...
 
 
@@ -138,6 +139,7 @@ class BotContext:
     catalogs: Catalogs
     user_languages: UserLanguages
     reindex: ReindexState = field(default_factory=ReindexState)
+    inline: InlineState = field(default_factory=InlineState)
     metrics: BotMetrics = field(default_factory=BotMetrics)
 
     @classmethod

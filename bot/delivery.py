@@ -18,10 +18,11 @@ from telegram.request import HTTPXRequest
 
 from bot.context import NewsCore, api_urls, require_token
 from bot.formatting import format_digest, split_message
-from bot.i18n import Catalogs, UserLanguages, reader_language
+from bot.i18n import Catalogs, UserLanguages, bot_language, reader_language
 from bot.ratelimit import SendPacer
 from bot.subscriptions import SubscriptionStore
 from corpus.settings import Settings
+from index.digest import for_reader
 
 log = logging.getLogger(__name__)
 
@@ -169,22 +170,26 @@ async def deliver_digest(
 ) -> DeliveryReport:
     """Send the day's digest to active subscribers (of a slot) who have not had it: the one delivery path.
 
-    With `languages` and `catalogs` each chat gets the digest's headings in the language its user chose
-    with /language (a private chat's id is its user's id); English otherwise.
+    Each chat gets the stories in its subscription's language first. With `languages` and `catalogs`
+    the headings are in that language when the bot speaks it, else in the one its user chose with
+    /language (a private chat's id is its user's id); English otherwise.
     """
     digest = await asyncio.to_thread(service.digest, as_of)
     if not digest.stories and not settings.digest.send_empty_note:
         return DeliveryReport(digest.date, 0)
-    formatted: dict[str, list[str]] = {}
+    formatted: dict[tuple[str | None, str], list[str]] = {}
+    subscribed = await asyncio.to_thread(store.languages)
 
     async def chunks_for(chat_id: int) -> list[str]:
+        wanted = subscribed.get(chat_id)
         chosen = await asyncio.to_thread(languages.get, chat_id) if languages is not None else None
-        language = reader_language(chosen, None)
-        if language not in formatted:
-            translate = catalogs.gettext(language) if catalogs is not None else None
-            text = format_digest(digest, translate) if translate is not None else format_digest(digest)
-            formatted[language] = split_message(text)
-        return formatted[language]
+        key = (wanted, reader_language(bot_language(wanted), chosen))
+        if key not in formatted:
+            translate = catalogs.gettext(key[1]) if catalogs is not None else None
+            mine = for_reader(digest, wanted)
+            text = format_digest(mine, translate, wanted) if translate else format_digest(mine, language=wanted)
+            formatted[key] = split_message(text)
+        return formatted[key]
 
     chat_ids = await asyncio.to_thread(store.pending, digest.date, slot)
     rate = settings.digest.messages_per_second

@@ -8,12 +8,12 @@ from datetime import date, datetime
 from html import escape
 from typing import Protocol
 
-from bot.i18n import Translate
+from bot.i18n import N_, Translate
 from corpus.models import Article
 from index.models import Answer, Citation
 
 MESSAGE_LIMIT = 4096
-EMPTY_DIGEST = "No news today — nothing new was published since the last digest."
+EMPTY_DIGEST = N_("No news today — nothing new was published since the last digest.")
 
 
 def _same(text: str) -> str:
@@ -37,6 +37,8 @@ class StoryLike(Protocol):
     def source(self) -> str | None: ...
     @property
     def published_at(self) -> datetime | None: ...
+    @property
+    def language(self) -> str | None: ...
 
 
 class DigestLike(Protocol):
@@ -67,16 +69,17 @@ def link(text: str, url: str | None) -> str:
     return f'<a href="{escape(href, quote=True)}">{label}</a>' if href else label
 
 
-def byline(source: str | None, when: datetime | None) -> str:
-    """'Agency, 12 Dec 2025' with whatever parts are known, escaped."""
+def byline(source: str | None, when: datetime | None, _: Translate = _same) -> str:
+    """'Agency, 12 Dec 2025' with whatever parts are known, escaped; the date as the reader writes it."""
     parts = [escape(source, quote=False)] if source else []
     if when is not None:
-        parts.append(f"{when.day} {when:%b %Y}")
+        # strftime's month names are English: the catalogs give each language a format of numbers.
+        parts.append(when.strftime(_("{day} %b %Y").replace("{day}", str(when.day))))
     return ", ".join(parts)
 
 
-def _source_line(c: Citation) -> str:
-    tail = byline(c.source, c.published_at)
+def _source_line(c: Citation, _: Translate) -> str:
+    tail = byline(c.source, c.published_at, _)
     return f"[{c.n}] {link(c.title, c.url)}" + (f" — {tail}" if tail else "")
 
 
@@ -91,7 +94,7 @@ def answer_html(answer: Answer, _: Translate = _same) -> str:
     body = escape(answer.text.strip(), quote=False)
     if not answer.citations:
         return body
-    sources = "\n".join(_source_line(c) for c in answer.citations)
+    sources = "\n".join(_source_line(c, _) for c in answer.citations)
     return f"{body}\n\n<b>{_('Sources')}</b>\n{sources}"
 
 
@@ -99,7 +102,7 @@ def format_headlines(articles: Iterable[Article], _: Translate = _same) -> str:
     """One line per article: linked headline, agency and date."""
     lines = []
     for art in articles:
-        tail = byline(art.source, art.published_at or art.fetched_at)
+        tail = byline(art.source, art.published_at or art.fetched_at, _)
         lines.append(f"• {link(art.title, art.url)}" + (f" — {tail}" if tail else ""))
     return "\n".join(lines) if lines else _("Nothing is indexed yet.")
 
@@ -123,15 +126,23 @@ def format_languages(rows: Iterable[tuple[str, int]], _: Translate = _same) -> s
     return "\n" + _("Languages: {counts}").format(counts=", ".join(parts)) if parts else ""
 
 
-def format_digest(digest: DigestLike, _: Translate = _same) -> str:
-    """Headline, one summary sentence and a link per story; the empty note when there is none."""
+def format_digest(digest: DigestLike, _: Translate = _same, language: str | None = None) -> str:
+    """Headline, one summary sentence and a link per story; the empty note when there is none.
+
+    With the reader's `language`, stories in another language (after theirs, index.digest.for_reader)
+    come under a heading of their own.
+    """
     if not digest.stories:
         return escape(_(EMPTY_DIGEST), quote=False)
     # The date's format is translated too: month and day names are English in strftime.
     day = f"{digest.date:{_('%A, %d %B %Y')}}"
     parts = ["<b>" + _("Your news digest for {date}").format(date=day) + "</b>"]
+    mine = language is not None and any(s.language == language for s in digest.stories)
     for story in digest.stories:
-        tail = byline(story.source, story.published_at)
+        if mine and story.language != language:
+            parts.append("<b>" + _("In other languages") + "</b>")
+            mine = False
+        tail = byline(story.source, story.published_at, _)
         head = f"<b>{escape(story.title, quote=False)}</b>" + (f" — {tail}" if tail else "")
         href = safe_url(story.url)
         more = f'\n<a href="{escape(href, quote=True)}">{_("Read more")}</a>' if href else ""

@@ -22,6 +22,7 @@ from bot.formatting import (
     link,
     split_message,
 )
+from bot.i18n import N_
 from bot.streaming import stream_answer
 from corpus.errors import InputError
 from index.models import Answer
@@ -33,7 +34,7 @@ DEFAULT_LATEST = 5
 MAX_LATEST = 20
 
 
-BUSY = "Sorry, Telegram is limiting how fast I can reply right now. Please ask again in a minute."
+BUSY = N_("Sorry, Telegram is limiting how fast I can reply right now. Please ask again in a minute.")
 
 
 async def _send_within(
@@ -199,7 +200,8 @@ async def start(update: Update, context: NewsbotContext) -> None:
                 _(
                     "<b>Commands</b>\n/ask QUESTION — ask (in groups, or mention me)\n"
                     "/latest [N] — newest headlines\n"
-                    "/sources — agencies and dates I know\n/subscribe [HH:MM] [Area/City] — a daily digest\n"
+                    "/sources — agencies and dates I know\n"
+                    "/subscribe [HH:MM] [Area/City] [language] — a daily digest\n"
                     "/unsubscribe — stop the digest\n/digest — today's digest now\n"
                     "/language [en|tr|ar] — the language I write to you in"
                 ),

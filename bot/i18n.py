@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS user_languages (
 """
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for it
+    """Marks a message for the catalogs where it is defined; it is translated later, by value, with _()."""
+    return message
+
+
 def bot_language(code: str | None) -> str | None:
     """The bot language of a language tag ("tr", "ar-EG", "TR"), None when the bot does not speak it."""
     primary = (code or "").strip().replace("_", "-").split("-")[0].lower()

@@ -17,8 +17,10 @@ from bot.context import NewsbotApp, NewsbotContext
 from bot.delivery import deliver_digest, telegram_send
 from bot.formatting import format_digest
 from bot.handlers import reply_html
-from bot.subscriptions import parse_subscribe_args
-from corpus.errors import InputError
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, bot_language
+from bot.subscriptions import USAGE, SubscribeArgsError, parse_subscribe_args
+from corpus.store import UNDETERMINED
+from index.digest import for_reader
 
 log = logging.getLogger(__name__)
 
@@ -87,24 +89,34 @@ async def schedule_all(application: NewsbotApp) -> None:
 
 
 async def subscribe(update: Update, context: NewsbotContext) -> None:
-    """/subscribe [HH:MM] [Area/City]: a daily digest at that time (defaults from the digest settings)."""
+    """/subscribe [HH:MM] [Area/City] [language]: a daily digest at that time, that language's stories first."""
     bc, message, chat = context.bot_data.core, update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
+    _ = bc.gettext(update.effective_user)
+    stats = await asyncio.to_thread(bc.service.stats)
+    # The bot's languages, and those of the news it has (whose stories a reader may want first).
+    known = {*LANGUAGES, *(code for code, _n in stats.languages if code != UNDETERMINED)}
     try:
         defaults = bc.settings.digest
-        when, tz = parse_subscribe_args(context.args or [], defaults.time, defaults.timezone)
-    except InputError as exc:
-        await reply_html(context, message, escape(str(exc), quote=False))
+        asked = parse_subscribe_args(context.args or [], defaults.time, defaults.timezone, known)
+    except SubscribeArgsError as exc:
+        lines = [_(exc.template).format(**exc.values)] + ([_(USAGE)] if exc.template != USAGE else [])
+        await reply_html(context, message, escape("\n".join(lines), quote=False))
         return
-    await asyncio.to_thread(bc.subscriptions.subscribe, chat.id, when, tz)
+    language = asked.language
+    if language is None:  # the language the bot speaks to this user
+        language = await asyncio.to_thread(bc.language_of, update.effective_user)
+    await asyncio.to_thread(bc.subscriptions.subscribe, chat.id, asked.time, asked.timezone, language)
     if context.job_queue is not None:
-        schedule_slot(context.job_queue, (when, tz))
+        schedule_slot(context.job_queue, (asked.time, asked.timezone))
     await reply_html(
         context,
         message,
-        f"Subscribed: you will get the news digest every day at {when} ({tz}).\n"
-        "Send /unsubscribe to stop, /digest to see today's now.",
+        _(
+            "Subscribed: you will get the news digest every day at {time} ({timezone}), stories in "
+            "{language} first.\nSend /unsubscribe to stop, /digest to see today's now."
+        ).format(time=asked.time, timezone=asked.timezone, language=LANGUAGE_NAMES.get(language, language)),
     )
 
 
@@ -113,19 +125,23 @@ async def unsubscribe(update: Update, context: NewsbotContext) -> None:
     bc, message, chat = context.bot_data.core, update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
+    _ = bc.gettext(update.effective_user)
     removed = await asyncio.to_thread(bc.subscriptions.unsubscribe, chat.id)
-    await reply_html(
-        context, message, "Unsubscribed: no more daily digests." if removed else "You had no subscription."
-    )
+    text = _("Unsubscribed: no more daily digests.") if removed else _("You had no subscription.")
+    await reply_html(context, message, text)
 
 
 async def digest_now(update: Update, context: NewsbotContext) -> None:
-    """/digest: today's digest, right now."""
-    bc, message = context.bot_data.core, update.effective_message
-    if message is None:
+    """/digest: today's digest, right now, with the stories of the chat's digest language (or the user's) first."""
+    bc, message, chat = context.bot_data.core, update.effective_message, update.effective_chat
+    if message is None or chat is None:
         return
     digest = await asyncio.to_thread(bc.service.digest, None)
-    await reply_html(context, message, format_digest(digest, bc.gettext(update.effective_user)))
+    sub = await asyncio.to_thread(bc.subscriptions.get, chat.id)
+    user_language = await asyncio.to_thread(bc.language_of, update.effective_user)
+    language = sub.language if sub is not None and sub.language else user_language
+    _ = bc.catalogs.gettext(bot_language(language) or user_language)
+    await reply_html(context, message, format_digest(for_reader(digest, language), _, language))
 
 
 async def on_member_change(update: Update, context: NewsbotContext) -> None:

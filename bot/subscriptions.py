@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from sqlite3 import Row
 
+from bot.i18n import N_
 from corpus.db import Database
 from corpus.errors import InputError
 
@@ -19,7 +20,8 @@ CREATE TABLE IF NOT EXISTS subscribers (
     send_time TEXT NOT NULL,
     timezone TEXT NOT NULL,
     active INTEGER NOT NULL DEFAULT 1,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    language TEXT
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     chat_id INTEGER NOT NULL,
@@ -30,6 +32,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 """
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+USAGE = N_(
+    "Usage: /subscribe [HH:MM] [Area/City] [language], e.g. /subscribe 07:30 Europe/Istanbul tr"
+)
+UNKNOWN_ARGUMENT = N_(
+    "I don't know the time, time zone or language {argument}; try 07:30, Europe/Berlin and en."
+)
 
 
 @dataclass(frozen=True)
@@ -40,23 +48,47 @@ class Subscription:
     time: str
     timezone: str
     active: bool
+    # The language whose stories come first in the digest (also its headings' when the bot speaks it).
+    language: str | None = None
 
 
-def parse_subscribe_args(args: Sequence[str], default_time: str, default_tz: str) -> tuple[str, str]:
-    """(HH:MM, Area/City) from `/subscribe [HH:MM] [Area/City]`, in either order, defaults filled in."""
-    time_, tz = default_time, default_tz
-    if len(args) > 2:
-        raise InputError("usage: /subscribe [HH:MM] [Area/City], e.g. /subscribe 07:30 Europe/Berlin")
+@dataclass(frozen=True)
+class SubscribeArgs:
+    """What `/subscribe [HH:MM] [Area/City] [language]` asked for; language None when not given."""
+
+    time: str
+    timezone: str
+    language: str | None = None
+
+
+class SubscribeArgsError(InputError):
+    """Arguments /subscribe cannot use; the message is a catalog template, so the bot can translate it."""
+
+    def __init__(self, template: str, values: Mapping[str, str] | None = None) -> None:
+        self.template = template
+        self.values = dict(values or {})
+        super().__init__(template.format(**self.values))
+
+
+def parse_subscribe_args(
+    args: Sequence[str], default_time: str, default_tz: str, languages: Collection[str] = ()
+) -> SubscribeArgs:
+    """`/subscribe [HH:MM] [Area/City] [language]` in any order, defaults filled in; languages are the known codes."""
+    time_, tz, language = default_time, default_tz, None
+    if len(args) > 3:
+        raise SubscribeArgsError(USAGE)
     for arg in args:
         match = _TIME.match(arg)
         if match:
             time_ = f"{int(match.group(1)):02d}:{match.group(2)}"
+        elif arg.lower() in languages:
+            language = arg.lower()
         # Compared against the known names only, so user text never becomes a file path lookup.
         elif arg in zoneinfo.available_timezones():
             tz = arg
         else:
-            raise InputError(f"I don't know the time or time zone {arg[:40]!r}; try 07:30 and Europe/Berlin.")
-    return time_, tz
+            raise SubscribeArgsError(UNKNOWN_ARGUMENT, {"argument": repr(arg[:40])})
+    return SubscribeArgs(time_, tz, language)
 
 
 class SubscriptionStore(Database):
@@ -64,18 +96,27 @@ class SubscriptionStore(Database):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+        self._migrate()
 
-    def subscribe(self, chat_id: int, time: str, timezone: str) -> Subscription:
+    def _migrate(self) -> None:
+        """Bring a bot.db of an older newsbot up to date: subscriptions gained a language."""
+        with self.transaction() as conn:  # the write lock: two processes cannot both add the column
+            columns = {str(r["name"]) for r in conn.execute("PRAGMA table_info(subscribers)")}
+            if "language" not in columns:
+                conn.execute("ALTER TABLE subscribers ADD COLUMN language TEXT")
+
+    def subscribe(self, chat_id: int, time: str, timezone: str, language: str | None = None) -> Subscription:
         """Create or change a subscription and make it active."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO subscribers (chat_id, send_time, timezone, active, updated_at)"
-                " VALUES (?, ?, ?, 1, ?)"
+                "INSERT INTO subscribers (chat_id, send_time, timezone, active, updated_at, language)"
+                " VALUES (?, ?, ?, 1, ?, ?)"
                 " ON CONFLICT(chat_id) DO UPDATE SET send_time = excluded.send_time,"
-                " timezone = excluded.timezone, active = 1, updated_at = excluded.updated_at",
-                (chat_id, time, timezone, _now()),
+                " timezone = excluded.timezone, active = 1, updated_at = excluded.updated_at,"
+                " language = excluded.language",
+                (chat_id, time, timezone, _now(), language),
             )
-        return Subscription(chat_id, time, timezone, True)
+        return Subscription(chat_id, time, timezone, True, language)
 
     def unsubscribe(self, chat_id: int) -> bool:
         """Remove a subscription; False when there was none."""
@@ -106,6 +147,14 @@ class SubscriptionStore(Database):
                 "SELECT * FROM subscribers WHERE active = 1 ORDER BY chat_id"
             ).fetchall()
         return [_row(r) for r in rows]
+
+    def languages(self) -> dict[int, str]:
+        """The digest language of every active subscriber who has one."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT chat_id, language FROM subscribers WHERE active = 1 AND language IS NOT NULL"
+            ).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
 
     def slots(self) -> set[tuple[str, str]]:
         """The distinct (time, timezone) pairs active subscribers want their digest at."""
@@ -161,7 +210,14 @@ class SubscriptionStore(Database):
 
 
 def _row(row: Row) -> Subscription:
-    return Subscription(int(row["chat_id"]), str(row["send_time"]), str(row["timezone"]), bool(row["active"]))
+    language = row["language"]
+    return Subscription(
+        int(row["chat_id"]),
+        str(row["send_time"]),
+        str(row["timezone"]),
+        bool(row["active"]),
+        str(language) if language is not None else None,
+    )
 
 
 def _now() -> str:

@@ -103,6 +103,22 @@ class IndexSettings(BaseModel):
     answer_top_article_margin: float = Field(1.0, ge=0)
 
 
+class InlineSettings(BaseModel):
+    """Inline mode (`@bot question` in any chat); BotFather's /setinline must be on for it."""
+
+    enabled: bool = True
+    # How long Telegram may cache an answered inline query (answerInlineQuery cache_time); the bot keeps
+    # its own answers per normalised question as long, so a query typed again costs nothing.
+    cache_seconds: int = Field(300, ge=0, le=86_400)
+    # Telegram sends a query per keystroke: one that does not look finished (no closing ?, . or !) is
+    # answered only if no newer query of the same user arrived within this pause.
+    debounce_seconds: float = Field(0.7, ge=0, le=10)
+    # Below this many words (and without a closing ?) a query gets the headlines, not an answer.
+    min_words: int = Field(3, ge=1, le=20)
+    # Headlines offered as further results below the answer.
+    headlines: int = Field(5, ge=0, le=20)
+
+
 class TelegramSettings(BaseModel):
     """The Telegram adapter; the token comes only from NEWSBOT_TELEGRAM__TOKEN."""
 
@@ -120,6 +136,7 @@ class TelegramSettings(BaseModel):
     # A reply Telegram refuses with 429 (RetryAfter) is sent again after the wait it asks for, until the
     # waits of one reply would pass this; then the user is told to ask again.
     reply_retry_seconds: float = Field(30.0, ge=0)
+    inline: InlineSettings = Field(default_factory=lambda: InlineSettings())
 
 
 class DigestSettings(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,6 +43,8 @@ class Story:
     source: str | None
     published_at: datetime | None
     article_ids: tuple[str, ...]
+    # The language of the article shown (corpus/language.py); None for stories made elsewhere.
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Digest:
     since: datetime
     until: datetime
     stories: tuple[Story, ...]
+    # Past the top stories, the best ones of each language, so a reader of it gets them first (for_reader).
+    more: tuple[Story, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,9 +191,16 @@ def _unit_interval(values: np.ndarray) -> np.ndarray:
 
 
 def rank_stories(
-    articles: Sequence[Article], embedder: Embedder, max_stories: int, threshold: float = 0.8
+    articles: Sequence[Article],
+    embedder: Embedder,
+    max_stories: int,
+    threshold: float = 0.8,
+    per_language: bool = False,
 ) -> list[Story]:
-    """Merge near-duplicate articles into stories and return the most important ones, best first."""
+    """Merge near-duplicate articles into stories and return the most important ones, best first.
+
+    With per_language, also each language's best max_stories past the top ones, still in order of importance.
+    """
     unique = list({a.id: a for a in articles}.values())
     if not unique or max_stories <= 0:
         return []
@@ -231,8 +242,12 @@ def rank_stories(
     scored.sort(key=lambda item: (-item[0], item[1]))
 
     stories: list[Story] = []
-    for _, k in scored[:max_stories]:
+    taken: dict[str | None, int] = {}
+    for rank, (_, k) in enumerate(scored):
         rep = unique[clusters[k][0]]
+        if rank >= max_stories and (not per_language or taken.get(rep.language, 0) >= max_stories):
+            continue
+        taken[rep.language] = taken.get(rep.language, 0) + 1
         stories.append(
             Story(
                 title=rep.title.strip(),
@@ -241,9 +256,23 @@ def rank_stories(
                 source=rep.source,
                 published_at=_when(rep),
                 article_ids=tuple(unique[i].id for i in clusters[k]),
+                language=rep.language,
             )
         )
     return stories
+
+
+def for_reader(digest: Digest, language: str | None) -> Digest:
+    """The digest as a reader of `language` gets it: stories in that language first, then the others.
+
+    Each group keeps the order of importance; the reader gets as many stories as the digest has on top.
+    """
+    if language is None:
+        return digest
+    pool = digest.stories + digest.more
+    own = [s for s in pool if s.language == language]
+    others = [s for s in pool if s.language != language]
+    return replace(digest, stories=tuple((own + others)[: len(digest.stories)]), more=())
 
 
 def _local_date(moment: datetime, timezone: str) -> date:
@@ -262,7 +291,12 @@ def build_digest(
     until = _utc(as_of) or datetime.now(UTC)
     since = until - timedelta(hours=settings.hours)
     articles = store.latest(MAX_CANDIDATES, since=since, until=until)
-    stories = rank_stories(articles, embedder, settings.max_stories) if articles else []
+    ranked = rank_stories(articles, embedder, settings.max_stories, per_language=True) if articles else []
+    top = settings.max_stories
     return Digest(
-        date=_local_date(until, settings.timezone), since=since, until=until, stories=tuple(stories)
+        date=_local_date(until, settings.timezone),
+        since=since,
+        until=until,
+        stories=tuple(ranked[:top]),
+        more=tuple(ranked[top:]),
     )

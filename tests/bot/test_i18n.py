@@ -24,6 +24,7 @@ from index.service import NewsService
 from index.writers import NOT_COVERED, not_covered
 from tests.bot.fakes import make_settings
 from tests.bot.harness import bot_running, replies
+from tests.bot.test_formatting import assert_valid_html
 from tests.conftest import SAMPLES
 from tests.conftest import make_settings as core_settings
 
@@ -32,14 +33,14 @@ _FIELD = re.compile(r"\{\w*\}")
 
 
 def _used_messages() -> set[str]:
-    """Every literal passed to _() in bot/, plus the messages translated by value."""
+    """Every literal passed to _() or marked with N_() in bot/, plus the messages translated by value."""
     found = {NOT_COVERED, EMPTY_DIGEST, BUSY, *(d for _, d in PUBLIC_COMMANDS)}
     for path in BOT.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
-                and node.func.id == "_"
+                and node.func.id in ("_", "N_")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
@@ -59,6 +60,73 @@ def test_every_message_is_translated_with_the_same_placeholders(language: str) -
         assert msgstr.strip(), msgid
         assert sorted(_FIELD.findall(msgid)) == sorted(_FIELD.findall(msgstr)), msgid
         assert msgid.count("<b>") == msgstr.count("<b>") and msgid.count("<i>") == msgstr.count("<i>")
+
+
+# Bot modules whose text never reaches Telegram: the terminal CLI and Prometheus' metric help.
+NOT_TELEGRAM = {"cli.py", "metrics.py"}
+# Words the bot matches in what users write, not words it says.
+MATCHED_WORDS = {"FOLLOWUP_STARTS", "PRONOUNS"}
+_SENTENCE = re.compile(r"[A-Za-z]{2,}[ ,;:']+[A-Za-z]{2,}")
+_SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|PRAGMA)\b|\b(FROM|WHERE|VALUES)\b")
+_LOG_CALLS = {"debug", "info", "warning", "error", "exception", "critical"}
+
+
+def _not_said(tree: ast.AST) -> set[int]:
+    """Ids of string nodes that are not the bot talking: docstrings, logs, errors for the operator, ..."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        inside: list[ast.AST] = []
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                inside.append(first)
+            if isinstance(node, ast.FunctionDef) and node.name.endswith("_plain"):
+                inside.append(node)  # terminal output of the CLI
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name in ("_", "N_") or name in _LOG_CALLS or name.endswith("Error"):
+                inside.append(node)
+            inside += [k.value for k in node.keywords if k.arg == "name"]  # job and task names
+        elif isinstance(node, ast.Raise | ast.Compare) or (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id in MATCHED_WORDS for t in node.targets)
+        ):
+            inside.append(node)
+        out |= {id(n) for part in inside for n in ast.walk(part)}
+    return out
+
+
+def test_every_sentence_the_bot_says_goes_through_the_catalogs() -> None:
+    untranslated = []
+    for path in sorted(BOT.glob("*.py")):
+        if path.name in NOT_TELEGRAM:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _not_said(tree)
+        untranslated += [
+            f"{path.name}:{node.lineno}: {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in skip
+            and _SENTENCE.search(node.value)
+            and not _SQL.search(node.value)
+        ]
+    assert untranslated == []
+
+
+_TAGS = re.compile(r"</?[a-z]+[^>]*>")
+# Explicit direction marks and embeddings: Telegram lays out right-to-left text by itself.
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.parametrize("language", LANGUAGES[1:])
+def test_translations_keep_the_markup_and_add_no_direction_marks(language: str) -> None:
+    for entry in polib.pofile(str(LOCALES / f"{language}.po")):
+        assert _TAGS.findall(entry.msgstr) == _TAGS.findall(entry.msgid), entry.msgid
+        assert not _BIDI.search(entry.msgstr), entry.msgid
+        assert_valid_html(entry.msgstr.replace("{", "").replace("}", ""))
 
 
 def test_language_tags_and_the_choice_order() -> None:

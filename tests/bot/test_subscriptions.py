@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from datetime import date
@@ -12,7 +13,7 @@ import pytest
 
 from bot.context import ChatMemory, looks_like_followup
 from bot.ratelimit import QuestionLimiter, SendPacer
-from bot.subscriptions import SubscriptionStore, parse_subscribe_args
+from bot.subscriptions import SubscribeArgs, Subscription, SubscriptionStore, parse_subscribe_args
 from corpus.errors import InputError
 from index.models import Answer, Citation
 
@@ -72,13 +73,15 @@ def test_pending_by_slot(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ([], ("08:00", "UTC")),
-        (["7:05"], ("07:05", "UTC")),
-        (["Europe/Berlin", "21:30"], ("21:30", "Europe/Berlin")),
+        ([], SubscribeArgs("08:00", "UTC")),
+        (["7:05"], SubscribeArgs("07:05", "UTC")),
+        (["Europe/Berlin", "21:30"], SubscribeArgs("21:30", "Europe/Berlin")),
+        (["07:30", "Europe/Istanbul", "tr"], SubscribeArgs("07:30", "Europe/Istanbul", "tr")),
+        (["AR", "Asia/Riyadh"], SubscribeArgs("08:00", "Asia/Riyadh", "ar")),
     ],
 )
-def test_subscribe_args(args: list[str], expected: tuple[str, str]) -> None:
-    assert parse_subscribe_args(args, "08:00", "UTC") == expected
+def test_subscribe_args(args: list[str], expected: SubscribeArgs) -> None:
+    assert parse_subscribe_args(args, "08:00", "UTC", {"en", "tr", "ar"}) == expected
 
 
 @pytest.mark.parametrize(
@@ -88,13 +91,35 @@ def test_subscribe_args(args: list[str], expected: tuple[str, str]) -> None:
         ["../../etc/passwd"],
         ["/etc/localtime"],
         ["Mars/Olympus"],
-        ["1", "2", "3"],
+        ["xx"],
+        ["1", "2", "3", "4"],
         ["'; DROP TABLE subscribers; --"],
     ],
 )
 def test_subscribe_args_refuse_anything_else(bad: list[str]) -> None:
     with pytest.raises(InputError):
-        parse_subscribe_args(bad, "08:00", "UTC")
+        parse_subscribe_args(bad, "08:00", "UTC", {"en", "tr", "ar"})
+
+
+def test_an_older_subscription_db_gains_the_language_column(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE subscribers (chat_id INTEGER PRIMARY KEY, send_time TEXT NOT NULL,"
+        " timezone TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1, updated_at TEXT NOT NULL);"
+        "INSERT INTO subscribers VALUES (1, '07:00', 'UTC', 1, '2025-01-01T00:00:00+00:00');"
+    )
+    old.close()
+    stores = [SubscriptionStore(path), SubscriptionStore(path)]  # a second opener finds it migrated
+    try:
+        assert stores[0].get(1) == Subscription(1, "07:00", "UTC", True, None)
+        stores[1].subscribe(2, "08:00", "UTC", "tr")
+        assert stores[0].get(2) == Subscription(2, "08:00", "UTC", True, "tr")
+        assert stores[0].languages() == {2: "tr"}
+        assert stores[0].pending(DAY) == [1, 2]
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_question_limiter_window() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from corpus.models import Article
 from corpus.settings import DigestSettings
 from corpus.store import ArticleStore
-from index.digest import body_sentences, build_digest, rank_stories, summary_sentence
+from index.digest import body_sentences, build_digest, for_reader, rank_stories, summary_sentence
 from index.embeddings import Embedder
 
 AS_OF = datetime(2024, 5, 14, 8, 0, tzinfo=UTC)
@@ -217,3 +218,45 @@ def test_digest_date_follows_the_subscribers_timezone(store: ArticleStore, embed
     )
     naive = build_digest(store, embedder, DigestSettings(), as_of=datetime(2024, 5, 14, 8, 0))
     assert naive.until == AS_OF
+
+
+QUAKE_TR = (
+    "Malatya'da sabah saatlerinde 5,2 büyüklüğünde bir deprem meydana geldi ve vatandaşlar sokağa döküldü. "
+    "AFAD, depremin yerin yaklaşık yedi kilometre derinliğinde gerçekleştiğini açıkladı. "
+    "Yetkililer ilk belirlemelere göre can kaybı olmadığını, bazı eski binalarda hasar bulunduğunu söyledi. "
+    "Ekipler hasar tespit çalışmalarını sürdürüyor."
+)
+HARVEST_TR = (
+    "Şanlıurfa'da pamuk hasadı bu yıl erken başladı ve çiftçiler rekor verim beklediklerini söyledi. "
+    "Ziraat odası başkanı, sulama kanallarının tamamlanmasının üretimi önemli ölçüde artırdığını belirtti. "
+    "Hasatta çalışan mevsimlik işçilerin sayısı geçen yıla göre yüzde yirmi arttı. "
+    "Pamuk fiyatlarının ise bu hafta borsada yükselmesi bekleniyor."
+)
+
+
+def test_each_language_gets_its_own_stories_first(store: ArticleStore, embedder: Embedder) -> None:
+    english = [
+        replace(article("bank-1", "Central bank raises interest rate to 4.5%", BANK_BODY, 1), language="en"),
+        replace(article("fb-1", "Arsenal beat Chelsea to go top", FOOTBALL_BODY, 2), language="en"),
+    ]
+    turkish = [
+        replace(article("quake-tr", "Malatya'da 5,2 büyüklüğünde deprem", QUAKE_TR, 3), language="tr"),
+        replace(article("harvest-tr", "Şanlıurfa'da pamuk hasadı erken başladı", HARVEST_TR, 4), language="tr"),
+    ]
+    store.upsert(english + turkish)
+
+    digest = build_digest(store, embedder, DigestSettings(max_stories=1), as_of=AS_OF)
+    assert len(digest.stories) == 1 and len(digest.more) == 1  # the other language's best story
+    assert {digest.stories[0].language, digest.more[0].language} == {"en", "tr"}
+    for language in ("en", "tr"):
+        mine = for_reader(digest, language)
+        assert [s.language for s in mine.stories] == [language] and mine.more == ()
+    assert for_reader(digest, None) == digest
+
+    full = build_digest(store, embedder, DigestSettings(max_stories=4), as_of=AS_OF)
+    assert full.more == () and len(full.stories) == 4
+    turkish_first = for_reader(full, "tr").stories
+    assert [s.language for s in turkish_first] == ["tr", "tr", "en", "en"]
+    # Within each language the order of importance stays.
+    assert [s for s in turkish_first if s.language == "en"] == [s for s in full.stories if s.language == "en"]
+    assert for_reader(full, "ku").stories == full.stories  # no story in the language: as ranked
