@@ -61,8 +61,8 @@ class IndexSettings(BaseModel):
     models_dir: Path | None = None
     chunk_words: int = Field(120, ge=20)
     chunk_overlap_sentences: int = Field(1, ge=0)
-    # Where a generation's vectors live: "faiss" (the default) or "memory" (exact numpy search, small corpora);
-    # see index/stores/. Changing it needs a reindex.
+    # Where a generation's vectors live: "faiss" (the default), "memory" (exact numpy search, small corpora) or
+    # "milvus" (a Milvus server, [milvus]); see index/stores/. Changing it needs a reindex.
     store: str = "faiss"
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
     top_k: int = Field(5, ge=1, le=100)
