@@ -25,7 +25,9 @@ def _serving_folder(service: NewsService) -> Path:
     return service.index_dir.root / name
 
 
-def test_ingest_ask_and_reindex_swaps_collections(tmp_path: Path, embedder: Embedder, milvus_uri: str) -> None:
+def test_ingest_ask_and_reindex_swaps_collections(
+    tmp_path: Path, embedder: Embedder, milvus_uri: str
+) -> None:
     settings = make_settings(
         tmp_path / "data", index={"store": "milvus"}, milvus={"uri": milvus_uri, "collection_prefix": "e2e"}
     )
