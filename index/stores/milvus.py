@@ -285,6 +285,14 @@ class MilvusStore:
                     return np.asarray(out, dtype=np.int64)
                 last = got[-1]
 
+    def index_progress(self) -> tuple[int, int]:
+        """(rows indexed, rows in sealed segments): Milvus builds the vector index after a flush, in the background."""
+        with self._errors("reading the index state"):
+            info = self._client.describe_index(
+                self.collection, "vector", timeout=self._settings.timeout_seconds
+            )
+        return int(info.get("indexed_rows", 0)), int(info.get("total_rows", 0))
+
     def flush(self) -> None:
         """Seal what was written into persisted segments (indexed in the background), then stamp the folder."""
         with self._errors("flushing"):
