@@ -40,6 +40,7 @@ from index.generation import Generation
 from index.service import NewsService
 from index.stores import discard_vector_store, open_vector_store
 from index.stores.base import VectorAttrs
+from index.stores.faiss import FaissStore
 from index.stores.milvus import MilvusStore
 
 DATABASES = ("articles.db", "embeddings.db")
@@ -104,6 +105,20 @@ def search_latency(gen: Generation, vectors: np.ndarray, k: int) -> tuple[float,
         gen.vectors.search(v, k)
         times.append(1000 * (time.perf_counter() - started))
     return percentiles(times)
+
+
+def recall_against_exact(exact: Generation, approx: Generation, vectors: np.ndarray, k: int) -> float:
+    """Mean share of the exact top k (FAISS flat) that the other store also returns; passages matched by
+    (article, position), since the two generations numbered their chunks separately."""
+    shares = []
+    for v in vectors:
+        found = []
+        for gen in (exact, approx):
+            ids = [i for i, _ in gen.vectors.search(v, k)]
+            rows = gen.passages.get(ids)
+            found.append({(rows[i].article_id, rows[i].ord) for i in ids if i in rows})
+        shares.append(len(found[0] & found[1]) / max(len(found[0]), 1))
+    return float(np.mean(shares))
 
 
 def insert_rate(
@@ -205,6 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             p50, p95 = search_latency(gen, queries, 100)
             notes.append(
                 f"{label}: raw vector search, top 100, no filter: p50 {p50:.1f} ms, p95 {p95:.1f} ms."
+            )
+        if isinstance(fgen.vectors, FaissStore) and fgen.vectors.layout == "flat":
+            recall = recall_against_exact(fgen, mgen, queries, 100)
+            notes.append(
+                f"milvus: recall@100 against exact search (FAISS flat), the questions' vectors: {recall:.3f}."
             )
         # The same vectors into a fresh store of each kind: the FAISS generation's ids, their cached vectors.
         ids = fgen.vectors.ids()
