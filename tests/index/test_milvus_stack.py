@@ -1,16 +1,20 @@
-"""End to end on a real Milvus: ingest the sample, answer with citations, reindex into a new collection."""
+"""End to end on a real Milvus: sample ingest, cited answer, reindex into a new collection; each index type."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pymilvus import MilvusClient
 
+from corpus.settings import Settings
 from index.embeddings import Embedder
 from index.query import Filters, Query
 from index.service import NewsService
+from index.stores import discard_vector_store, open_vector_store
+from index.stores.base import VectorAttrs
 from index.stores.milvus import RECORD_FILE, MilvusStore
 from tests.conftest import SAMPLES, make_settings
 
@@ -66,3 +70,26 @@ def test_ingest_ask_and_reindex_swaps_collections(
     finally:
         client.close()
         service.close()
+
+
+@pytest.mark.parametrize("kind", ["IVF_FLAT", "FLAT"])
+def test_other_index_types_build_and_search(tmp_path: Path, milvus_uri: str, kind: str) -> None:
+    settings = Settings(milvus={"uri": milvus_uri, "index_type": kind, "ivf_nlist": 8, "ivf_nprobe": 8})  # type: ignore[arg-type]
+    vecs = np.random.default_rng(7).standard_normal((1500, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    store = open_vector_store("milvus", tmp_path, 16, settings)
+    assert isinstance(store, MilvusStore)
+    client = MilvusClient(uri=milvus_uri)
+    try:
+        store.add(list(range(1, 1501)), vecs, [VectorAttrs(None, "A")] * 1500)
+        store.flush()
+        info = client.describe_index(store.collection, "vector")
+        assert info["index_type"] == kind and info["metric_type"] == "IP"
+        hits = store.search(vecs[42], 3, Filters(sources=("a",)))
+        assert hits[0][0] == 43 and hits[0][1] == pytest.approx(1.0, abs=1e-4)
+        indexed, total = store.index_progress()
+        assert 0 <= indexed <= total <= 1500
+    finally:
+        client.close()
+        store.close()
+        discard_vector_store("milvus", tmp_path, settings)
