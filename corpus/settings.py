@@ -61,8 +61,8 @@ class IndexSettings(BaseModel):
     models_dir: Path | None = None
     chunk_words: int = Field(120, ge=20)
     chunk_overlap_sentences: int = Field(1, ge=0)
-    # Where a generation's vectors live: "faiss" (the default) or "memory" (exact numpy search, small corpora);
-    # see index/stores/. Changing it needs a reindex.
+    # Where a generation's vectors live: "faiss" (the default), "memory" (exact numpy search, small corpora) or
+    # "milvus" (a Milvus server, [milvus]); see index/stores/. Changing it needs a reindex.
     store: str = "faiss"
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
     top_k: int = Field(5, ge=1, le=100)
@@ -189,6 +189,29 @@ class AnswerSettings(BaseModel):
         return value.rstrip("/")
 
 
+class MilvusSettings(BaseModel):
+    """The Milvus vector engine (index.store = "milvus"): where it runs and how each collection is indexed."""
+
+    # A standalone server or a cluster's proxy: the client speaks to either the same way.
+    uri: str = "http://127.0.0.1:19530"
+    # A secret: only from NEWSBOT_MILVUS__TOKEN ("user:password" or an API key), never logged.
+    token: SecretStr | None = None
+    # Each index generation gets the collection <prefix>_<generation folder>_<hash of its path>.
+    collection_prefix: str = Field("newsbot", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    # Vectors are normalised, so the metric is inner product (= cosine) and not a setting.
+    index_type: Literal["HNSW", "IVF_FLAT", "FLAT"] = "HNSW"
+    hnsw_m: int = Field(16, ge=2, le=2048)
+    hnsw_ef_construction: int = Field(200, ge=1)
+    # Search breadth; raised to k when a search asks for more.
+    hnsw_ef: int = Field(128, ge=1, le=32768)
+    ivf_nlist: int = Field(1024, ge=1, le=65536)
+    ivf_nprobe: int = Field(32, ge=1, le=65536)
+    # "Session": a process reads its own writes at once and other processes' within Milvus' staleness
+    # bound (seconds); "Strong" waits for every write (~200 ms a search on a default server).
+    consistency_level: Literal["Strong", "Session", "Bounded", "Eventually"] = "Session"
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything newsbot can be told; built once at start-up and passed down."""
 
@@ -202,6 +225,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = Field(default_factory=lambda: DigestSettings())
     answer: AnswerSettings = Field(default_factory=lambda: AnswerSettings())
     metrics: MetricsSettings = Field(default_factory=lambda: MetricsSettings())
+    milvus: MilvusSettings = Field(default_factory=lambda: MilvusSettings())
 
     @classmethod
     def settings_customise_sources(
@@ -246,6 +270,9 @@ def load_settings(config: Path | None = None) -> Settings:
     if isinstance(answer, dict) and "api_key" in answer:
         # A key in a config file ends up in backups and repositories; secrets come from the environment.
         raise ConfigError(f"answer.api_key must not be written in {path}: set NEWSBOT_ANSWER__API_KEY")
+    milvus = values.get("milvus")
+    if isinstance(milvus, dict) and "token" in milvus:
+        raise ConfigError(f"milvus.token must not be written in {path}: set NEWSBOT_MILVUS__TOKEN")
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import time
@@ -14,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from corpus.errors import IndexBusyError, IndexMismatchError, StoreError
+from corpus.settings import Settings
 from index.passages import PassageStore
-from index.stores import open_vector_store
+from index.stores import discard_vector_store, open_vector_store
 from index.stores.base import VectorStore
 
 # 2: vectors saved with their filter attributes, by the store the manifest names.
@@ -23,6 +25,8 @@ from index.stores.base import VectorStore
 FORMAT_VERSION = 3
 PASSAGES_FILE = "passages.db"
 MANIFEST_FILE = "manifest.json"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,24 +75,25 @@ def _shown(name: str, value: object) -> str:
 class Generation:
     """One built (or being built) index folder: its passages, its vectors and its manifest."""
 
-    def __init__(self, folder: Path, manifest: Manifest) -> None:
+    def __init__(self, folder: Path, manifest: Manifest, settings: Settings | None = None) -> None:
         self.folder = folder
         self.manifest = manifest
         self.passages = PassageStore(folder / PASSAGES_FILE)
-        self.vectors: VectorStore = open_vector_store(manifest.store, folder, manifest.dimension)
+        # Settings reach stores that live on a server (milvus); file stores need none.
+        self.vectors: VectorStore = open_vector_store(manifest.store, folder, manifest.dimension, settings)
 
     @classmethod
-    def create(cls, folder: Path, manifest: Manifest) -> Generation:
+    def create(cls, folder: Path, manifest: Manifest, settings: Settings | None = None) -> Generation:
         """A new empty generation."""
         folder.mkdir(parents=True, exist_ok=False)
         stamped = Manifest(
             **{**asdict(manifest), "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
         )
         (folder / MANIFEST_FILE).write_text(json.dumps(asdict(stamped), indent=2))
-        return cls(folder, stamped)
+        return cls(folder, stamped, settings)
 
     @classmethod
-    def open(cls, folder: Path) -> Generation:
+    def open(cls, folder: Path, settings: Settings | None = None) -> Generation:
         """Open a generation that exists on disk."""
         try:
             data = json.loads((folder / MANIFEST_FILE).read_text())
@@ -102,12 +107,22 @@ class Generation:
                 f"index in {folder} has format {manifest.format_version}, this newsbot reads {FORMAT_VERSION}:"
                 " run `newsbot reindex`"
             )
-        return cls(folder, manifest)
+        return cls(folder, manifest, settings)
 
     def close(self) -> None:
         """Release the passage database and the vector store."""
         self.passages.close()
         self.vectors.close()
+
+
+def _discard_store(folder: Path, settings: Settings | None) -> None:
+    """Drop what a generation's vector store keeps outside the folder (a Milvus collection)."""
+    try:
+        store = json.loads((folder / MANIFEST_FILE).read_text()).get("store", "faiss")
+    except (OSError, ValueError, AttributeError):
+        # Half-built before its manifest was written: nothing was stored anywhere else yet.
+        return
+    discard_vector_store(str(store), folder, settings)
 
 
 class IndexDirectory:
@@ -141,10 +156,16 @@ class IndexDirectory:
         tmp.write_text(folder.name)
         os.replace(tmp, self.pointer)
 
-    def remove_old(self, keep: str) -> None:
-        """Delete every generation but `keep` (and anything half-built by a crashed rebuild)."""
+    def remove_old(self, keep: str, settings: Settings | None = None) -> None:
+        """Delete every generation but `keep` (and anything half-built by a crashed rebuild), with its store."""
         for child in self.root.iterdir():
             if child.is_dir() and child.name.startswith("gen-") and child.name != keep:
+                try:
+                    _discard_store(child, settings)
+                except StoreError as exc:
+                    # The folder names the store's data: kept, so that the next reindex drops both.
+                    log.warning("old index %s kept: %s", child.name, exc)
+                    continue
                 shutil.rmtree(child, ignore_errors=True)
 
     @contextmanager

@@ -52,8 +52,12 @@ def _add_articles(
 
 
 def article_attrs(article: Article) -> VectorAttrs:
-    """What the filters see of an article's passages: when it counts from (published, else fetched), its agency."""
-    return VectorAttrs(effective_at=article.published_at or article.fetched_at, source=article.source)
+    """What the filters see of an article's passages: when it counts from (published, else fetched), agency, language."""
+    return VectorAttrs(
+        effective_at=article.published_at or article.fetched_at,
+        source=article.source,
+        language=article.language,
+    )
 
 
 def sync_generation(

@@ -109,7 +109,7 @@ class NewsService:
             mtime = self.index_dir.pointer_mtime()
             if mtime != self._pointer_mtime:
                 name = self.index_dir.current_name()
-                self._gen = Generation.open(self.index_dir.root / name) if name else None
+                self._gen = Generation.open(self.index_dir.root / name, self.settings) if name else None
                 self._pointer_mtime = mtime
             elif self._gen is not None:
                 self._gen.vectors.refresh()
@@ -120,7 +120,7 @@ class NewsService:
         gen = self._serving()
         if gen is None:
             folder = self.index_dir.new_folder()
-            Generation.create(folder, self.expected_manifest()).close()
+            Generation.create(folder, self.expected_manifest(), self.settings).close()
             self.index_dir.publish(folder)
             gen = self._serving()
             assert gen is not None
@@ -180,13 +180,13 @@ class NewsService:
                 problems += [str(f) for f in polled.failed]
             with self.index_dir.writer_lock():
                 folder = self.index_dir.new_folder()
-                gen = Generation.create(folder, self.expected_manifest())
+                gen = Generation.create(folder, self.expected_manifest(), self.settings)
                 try:
                     synced = sync_generation(gen, self.store, self.cached, self.settings.index, progress)
                 finally:
                     gen.close()
                 self.index_dir.publish(folder)
-                self.index_dir.remove_old(keep=folder.name)
+                self.index_dir.remove_old(keep=folder.name, settings=self.settings)
             self._serving()
             self.store.add_to_counter("embeddings_computed", synced.embedded)
             self.store.set_state("last_reindex", _now())

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from corpus.settings import Settings
 from index.query import Filters
 
 NO_FILTERS = Filters()
@@ -28,6 +29,8 @@ class VectorAttrs:
 
     effective_at: datetime | None
     source: str | None
+    # Kept by engines with scalar fields (Milvus) for language filters; the numpy table ignores it.
+    language: str | None = None
 
 
 class VectorStore(Protocol):
@@ -79,9 +82,15 @@ class KeywordIndex(Protocol):
 
 
 class StoreOpener(Protocol):
-    """How the factory opens a store: its generation folder and the vectors' dimension."""
+    """How the factory opens a store: its generation folder, the vectors' dimension and the settings."""
 
-    def __call__(self, folder: Path, dimension: int) -> VectorStore: ...
+    def __call__(self, folder: Path, dimension: int, settings: Settings | None = None) -> VectorStore: ...
+
+
+class StoreDiscarder(Protocol):
+    """How a store that keeps data outside its generation folder deletes it when the generation goes."""
+
+    def __call__(self, folder: Path, settings: Settings | None = None) -> None: ...
 
 
 def _seconds(value: datetime | None) -> float:

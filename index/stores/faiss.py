@@ -23,6 +23,7 @@ import faiss
 import numpy as np
 
 from corpus.errors import IndexMismatchError
+from corpus.settings import Settings
 from index.query import Filters
 from index.stores.base import NO_FILTERS, AttrTable, SnapshotFile, VectorAttrs
 
@@ -265,8 +266,8 @@ class FaissStore:
         self._load()
 
     @classmethod
-    def open(cls, folder: Path, dimension: int) -> FaissStore:
-        """The store of a generation folder (empty until something is flushed)."""
+    def open(cls, folder: Path, dimension: int, settings: Settings | None = None) -> FaissStore:
+        """The store of a generation folder (empty until something is flushed); it needs no settings."""
         return cls(folder / cls.FILE, dimension)
 
     def _load(self) -> None:

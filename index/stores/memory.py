@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.errors import IndexMismatchError
+from corpus.settings import Settings
 from index.query import Filters
 from index.stores.base import NO_FILTERS, AttrTable, SnapshotFile, VectorAttrs
 
@@ -28,8 +29,8 @@ class MemoryStore:
         self._load()
 
     @classmethod
-    def open(cls, folder: Path, dimension: int) -> MemoryStore:
-        """The store of a generation folder (empty until something is flushed)."""
+    def open(cls, folder: Path, dimension: int, settings: Settings | None = None) -> MemoryStore:
+        """The store of a generation folder (empty until something is flushed); it needs no settings."""
         return cls(folder / cls.FILE, dimension)
 
     def _load(self) -> None:

@@ -1,7 +1,8 @@
-"""The vector-store contract, run against every registered store: the same tests for FAISS and in-memory."""
+"""The vector-store contract, run against every registered store: the same tests for FAISS, in-memory, Milvus."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from corpus.errors import ConfigError
+from corpus.settings import Settings
 from index.query import Filters
 from index.stores import VECTOR_STORES, open_vector_store
 from index.stores.base import VectorAttrs, VectorStore
@@ -33,14 +35,28 @@ def _attrs(n: int) -> list[VectorAttrs]:
     ]
 
 
-@pytest.fixture(params=sorted(VECTOR_STORES))
+# Stores that need a server carry its marker, so `-m "not milvus"` leaves them out.
+SERVER_MARKS = {"milvus": pytest.mark.milvus}
+
+
+@pytest.fixture(params=[pytest.param(n, marks=SERVER_MARKS.get(n, ())) for n in sorted(VECTOR_STORES)])
 def store_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def store(store_name: str, tmp_path: Path) -> VectorStore:
-    return open_vector_store(store_name, tmp_path, DIM)
+def store_settings(store_name: str, request: pytest.FixtureRequest) -> Settings:
+    """Settings for the store; the Milvus one points at the session's server (started only when needed)."""
+    if store_name == "milvus":
+        return Settings(milvus={"uri": request.getfixturevalue("milvus_uri")})  # type: ignore[arg-type]
+    return Settings()
+
+
+@pytest.fixture
+def store(store_name: str, store_settings: Settings, tmp_path: Path) -> Iterator[VectorStore]:
+    opened = open_vector_store(store_name, tmp_path, DIM, store_settings)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
@@ -102,11 +118,11 @@ def test_filters_combine(filled: tuple[VectorStore, np.ndarray]) -> None:
 
 
 def test_flush_then_a_second_reader_refreshes(
-    filled: tuple[VectorStore, np.ndarray], store_name: str, tmp_path: Path
+    filled: tuple[VectorStore, np.ndarray], store_name: str, store_settings: Settings, tmp_path: Path
 ) -> None:
     store, vecs = filled
     store.flush()
-    reader = open_vector_store(store_name, tmp_path, DIM)
+    reader = open_vector_store(store_name, tmp_path, DIM, store_settings)
     assert reader.count() == 40
     assert reader.search(vecs[3], 1, Filters(sources=("beta",)))[0][0] == 103
     assert reader.refresh() is False
@@ -116,6 +132,16 @@ def test_flush_then_a_second_reader_refreshes(
     assert reader.count() == 41
     assert reader.search(vecs[3], 1, Filters(sources=("gamma",))) == [(500, pytest.approx(1.0, abs=1e-4))]
     reader.close()
+
+
+def test_source_names_with_quotes_and_accents(store: VectorStore) -> None:
+    names = ['Ajans "Haber"', "Agence\\France", "Şafak"]
+    vecs = _unit(3, seed=4)
+    store.add([1, 2, 3], vecs, [VectorAttrs(DAY, n) for n in names])
+    for i, name in enumerate(names):
+        assert store.search(vecs[i], 3, Filters(sources=(name.upper(),))) == [
+            (i + 1, pytest.approx(1.0, abs=1e-4))
+        ]
 
 
 def test_attrs_must_match_ids(store: VectorStore) -> None:
