@@ -16,6 +16,7 @@ import click
 from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
+from bot.cli_storage import migrate
 from bot.formatting import answer_plain
 from corpus.errors import InputError, NewsbotError, PartialFailure
 from corpus.feeds import PollReport, configured_feeds, feed_stats, import_opml
@@ -23,7 +24,6 @@ from corpus.ingest import IngestReport
 from corpus.loaders import iter_input_files
 from corpus.models import Progress
 from corpus.settings import Settings, load_settings
-from corpus.storage import Storage
 from index.models import Answer
 from index.query import Mode, Query
 from index.service import NewsService
@@ -318,18 +318,7 @@ def digest(ctx: click.Context, as_of: str | None, send: bool) -> None:
     outcome([(r.failed, r.sent, "digest deliveries")])
 
 
-@cli.command()
-@click.pass_context
-def migrate(ctx: click.Context) -> None:
-    """Create or update the PostgreSQL schema of [storage] url (idempotent); SQLite needs nothing."""
-    storage = Storage.from_settings(ctx.obj)
-    before, after = storage.migrate()
-    if not storage.postgres:
-        click.echo(f"storage is {storage.describe()}: SQLite creates its schema when opened, nothing to migrate")
-    elif before == after:
-        click.echo(f"{storage.describe()}: schema already at revision {after}")
-    else:
-        click.echo(f"{storage.describe()}: schema {before or 'empty'} -> revision {after}")
+cli.add_command(migrate)
 
 
 @cli.group()
