@@ -17,6 +17,7 @@ from index.generation import open_index_directory
 from index.passages import PassageIndex
 from index.query import Filters, Query
 from index.service import NewsService
+from index.stores.base import NO_FILTERS
 from tests.conftest import SAMPLES, make_settings
 
 T0 = datetime(2022, 8, 20, tzinfo=UTC)
@@ -67,7 +68,7 @@ def test_passage_index_contract(tmp_path: Path, storage_url: str) -> None:
         assert removed == [] and len(added) == 3 and store.count() == 3 and store.max_id() == max(added)
         assert store.indexed_versions() == {a.id: a.hash for a in ARTICLES}
 
-        def top(terms: list[str], filters: Filters = Filters()) -> list[str]:
+        def top(terms: list[str], filters: Filters = NO_FILTERS) -> list[str]:
             return _ids(store, [i for i, _ in store.keyword_search(terms, 5, filters)])
 
         # English stems: "railways" meets "railway"; the title counts as well as the text.
