@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -26,6 +27,20 @@ def open_connection(conninfo: str, password: str | None = None, autocommit: bool
     return conn
 
 
+def aware(value: datetime | None) -> datetime | None:
+    """A datetime as stored: a naive one is UTC (as corpus.db.to_iso reads it), cut to whole seconds."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.replace(microsecond=0)
+
+
+def from_db(value: datetime | None) -> datetime | None:
+    """A stored datetime in UTC, with the second resolution of the SQLite stores' ISO text."""
+    return value.astimezone(UTC).replace(microsecond=0) if value is not None else None
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
@@ -39,6 +54,7 @@ class PgDatabase:
         self._password = password
         self._conn = open_connection(conninfo, password)
         if check_schema:
+            # Imported here: corpus.migrate builds on this module's open_connection.
             from corpus.migrate import require_current_schema
 
             try:

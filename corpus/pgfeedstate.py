@@ -9,8 +9,7 @@ from typing import Any
 from corpus.db import to_iso
 from corpus.feedstate import PageRetry, feed_key, retry_wait
 from corpus.models import Article
-from corpus.pgdb import PgDatabase, Row
-from corpus.pgstore import _aware, _utc
+from corpus.pgdb import PgDatabase, Row, aware, from_db
 from corpus.settings import FeedSettings
 
 _TIMES = ("last_polled", "last_ok", "last_error_at")
@@ -22,14 +21,14 @@ def _retry(r: Row) -> PageRetry:
         title=r["title"],
         summary=r["summary"],
         source=r["source"],
-        published_at=_utc(r["published_at"]),
+        published_at=from_db(r["published_at"]),
         language=r["language"] or None,
         attempts=int(r["attempts"]),
         wait=int(r["wait"]),
         gave_up=bool(r["gave_up"]),
         last_error=r["last_error"],
-        first_failed=_utc(r["first_failed"]),
-        last_failed=_utc(r["last_failed"]),
+        first_failed=from_db(r["first_failed"]),
+        last_failed=from_db(r["last_failed"]),
     )
 
 
@@ -139,7 +138,7 @@ class PgFeedStateStore(PgDatabase):
                 " gave_up = excluded.gave_up, last_error = excluded.last_error,"
                 " last_failed = excluded.last_failed",
                 (
-                    key, page, item.title, item.body, item.source, _aware(item.published_at),
+                    key, page, item.title, item.body, item.source, aware(item.published_at),
                     item.language or "", attempts, wait or 0, wait is None, reason[:1000], now, now,
                 ),
             )  # fmt: skip

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from corpus.models import Article
-from corpus.pgdb import PgDatabase, Row
+from corpus.pgdb import PgDatabase, Row, aware, from_db
 from corpus.repos import StoredShingles
 from corpus.store import UNDETERMINED, UpsertReport
 
@@ -20,25 +20,11 @@ def _article(row: Row) -> Article:
         body=row["body"],
         url=row["url"],
         source=row["source"],
-        published_at=_utc(row["published_at"]),
+        published_at=from_db(row["published_at"]),
         language=row["language"],
-        fetched_at=_utc(row["fetched_at"]),
+        fetched_at=from_db(row["fetched_at"]),
         hash=row["hash"],
     )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Stored datetimes have second resolution, like the SQLite store's ISO text."""
-    return value.astimezone(UTC).replace(microsecond=0) if value is not None else None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """A naive datetime is UTC (as corpus.db.to_iso reads it), cut to whole seconds."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.replace(microsecond=0)
 
 
 class PgArticleStore(PgDatabase):
@@ -76,9 +62,9 @@ class PgArticleStore(PgDatabase):
                         art.body,
                         art.url,
                         art.source,
-                        _aware(art.published_at),
+                        aware(art.published_at),
                         language,
-                        _aware(art.fetched_at or datetime.now(UTC)),
+                        aware(art.fetched_at or datetime.now(UTC)),
                         art.hash,
                     ),
                 )
@@ -116,7 +102,7 @@ class PgArticleStore(PgDatabase):
             " WHERE (%(since)s::timestamptz IS NULL OR COALESCE(published_at, fetched_at) >= %(since)s)"
             " AND (%(until)s::timestamptz IS NULL OR COALESCE(published_at, fetched_at) <= %(until)s)"
             ' ORDER BY COALESCE(published_at, fetched_at) DESC, id COLLATE "C" LIMIT %(n)s',
-            {"since": _aware(since), "until": _aware(until), "n": n},
+            {"since": aware(since), "until": aware(until), "n": n},
         )
         return [_article(r) for r in rows]
 
@@ -130,7 +116,7 @@ class PgArticleStore(PgDatabase):
             "SELECT source, COUNT(*) AS n, MIN(published_at) AS lo, MAX(published_at) AS hi FROM articles"
             " GROUP BY source ORDER BY COUNT(*) DESC"
         )
-        return [(r["source"], int(r["n"]), _utc(r["lo"]), _utc(r["hi"])) for r in rows]
+        return [(r["source"], int(r["n"]), from_db(r["lo"]), from_db(r["hi"])) for r in rows]
 
     def languages(self) -> list[tuple[str, int]]:
         """Articles per language, most first."""
@@ -222,10 +208,10 @@ class PgArticleStore(PgDatabase):
         params: list[object] = [[int(t) for t in tokens], exclude, *sizes]
         if window is not None:
             sql += " AND COALESCE(a.published_at, a.fetched_at) BETWEEN %s AND %s"
-            params += [_aware(window[0]), _aware(window[1])]
+            params += [aware(window[0]), aware(window[1])]
         return [
             StoredShingles(
-                r["article_id"], bytes(r["shingles"]), r["url"], r["title"], r["source"], _utc(r["at"])
+                r["article_id"], bytes(r["shingles"]), r["url"], r["title"], r["source"], from_db(r["at"])
             )
             for r in self.execute(sql, params)
         ]

@@ -12,8 +12,7 @@ from contextlib import contextmanager
 
 from corpus.errors import IndexBusyError
 from corpus.models import Article
-from corpus.pgdb import PgDatabase, Row, open_connection
-from corpus.pgstore import _aware, _utc
+from corpus.pgdb import PgDatabase, Row, aware, from_db, open_connection
 from index.keywords import keyword_text
 from index.models import Chunk
 from index.passages import BM25_POSTINGS_BUDGET, PassageRow
@@ -48,8 +47,8 @@ def _row(r: Row) -> PassageRow:
         embed_hash=r["embed_hash"],
         url=r["url"],
         source=r["source"],
-        published_at=_utc(r["published_at"]),
-        effective_at=_utc(r["effective_at"]),
+        published_at=from_db(r["published_at"]),
+        effective_at=from_db(r["effective_at"]),
     )
 
 
@@ -78,8 +77,8 @@ class PgPassageStore(PgDatabase):
                 rows.append(
                     (
                         gen, article.id, chunk.ord, article.title, chunk.text, chunk.hash, article.url,
-                        article.source, _aware(article.published_at),
-                        _aware(article.published_at or article.fetched_at), article.language,
+                        article.source, aware(article.published_at),
+                        aware(article.published_at or article.fetched_at), article.language,
                         text_config(article.language, kw_text is not None), kw_title, kw_text,
                     )
                 )  # fmt: skip
@@ -191,10 +190,10 @@ def _filter_sql(filters: Filters) -> tuple[str, list[object]]:
     params: list[object] = []
     if filters.since is not None:
         clauses.append("effective_at >= %s")
-        params.append(_aware(filters.since))
+        params.append(aware(filters.since))
     if filters.until is not None:
         clauses.append("effective_at <= %s")
-        params.append(_aware(filters.until))
+        params.append(aware(filters.until))
     if filters.sources:
         clauses.append("lower(source) = ANY(%s)")
         params.append([s.lower() for s in filters.sources])
