@@ -16,6 +16,7 @@ import click
 from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
+from bot.cli_storage import migrate
 from bot.formatting import answer_plain
 from corpus.errors import InputError, NewsbotError, PartialFailure
 from corpus.feeds import PollReport, configured_feeds, feed_stats, import_opml
@@ -315,6 +316,9 @@ def digest(ctx: click.Context, as_of: str | None, send: bool) -> None:
             f"warning: {r.failed} deliveries failed; `newsbot digest --send` again retries them", err=True
         )
     outcome([(r.failed, r.sent, "digest deliveries")])
+
+
+cli.add_command(migrate)
 
 
 @cli.group()

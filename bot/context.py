@@ -15,7 +15,7 @@ from bot.i18n import Catalogs, Translate, UserLanguages, reader_language
 from bot.inline import InlineState
 from bot.metrics import BotMetrics
 from bot.ratelimit import QuestionLimiter
-from bot.subscriptions import SubscriptionStore
+from bot.subscriptions import Subscriptions, open_subscriptions
 from corpus.errors import ConfigError
 from corpus.feeds import PollReport
 from corpus.ingest import IngestReport
@@ -133,7 +133,7 @@ class BotContext:
 
     settings: Settings
     service: NewsCore
-    subscriptions: SubscriptionStore
+    subscriptions: Subscriptions
     limiter: QuestionLimiter
     memory: ChatMemory
     catalogs: Catalogs
@@ -148,7 +148,7 @@ class BotContext:
         return cls(
             settings=settings,
             service=service,
-            subscriptions=SubscriptionStore(settings.data_dir / "bot.db"),
+            subscriptions=open_subscriptions(settings),
             limiter=QuestionLimiter(settings.telegram.questions_per_minute),
             memory=ChatMemory(settings.telegram.context_minutes),
             catalogs=Catalogs(),

@@ -20,7 +20,7 @@ from bot.context import NewsCore, api_urls, require_token
 from bot.formatting import format_digest, split_message
 from bot.i18n import Catalogs, UserLanguages, bot_language, reader_language
 from bot.ratelimit import SendPacer
-from bot.subscriptions import SubscriptionStore
+from bot.subscriptions import Subscriptions, open_subscriptions
 from corpus.settings import Settings
 from index.digest import for_reader
 
@@ -131,7 +131,7 @@ async def send_paced(send: SendFn, pacer: SendPacer, chat_id: int, text: str, ta
 async def _deliver_one(
     send: SendFn,
     pacer: SendPacer,
-    store: SubscriptionStore,
+    store: Subscriptions,
     chat_id: int,
     day: date,
     chunks: list[str],
@@ -160,7 +160,7 @@ async def _deliver_one(
 async def deliver_digest(
     send: SendFn,
     service: NewsCore,
-    store: SubscriptionStore,
+    store: Subscriptions,
     settings: Settings,
     *,
     as_of: datetime | None = None,
@@ -244,7 +244,7 @@ def make_bot(settings: Settings) -> Bot:
 
 
 async def _send_now(settings: Settings, service: NewsCore, as_of: datetime | None) -> DeliveryReport:
-    store = SubscriptionStore(settings.data_dir / "bot.db")
+    store = open_subscriptions(settings)
     languages = UserLanguages(settings.data_dir / "bot.db")
     try:
         async with make_bot(settings) as bot:

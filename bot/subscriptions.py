@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from sqlite3 import Row
+from typing import Protocol
 
 from bot.i18n import N_
 from corpus.db import Database
 from corpus.errors import InputError
+from corpus.settings import Settings
+from corpus.storage import Storage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -89,6 +92,36 @@ def parse_subscribe_args(
         else:
             raise SubscribeArgsError(UNKNOWN_ARGUMENT, {"argument": repr(arg[:40])})
     return SubscribeArgs(time_, tz, language)
+
+
+class Subscriptions(Protocol):
+    """Subscribers and their digest deliveries (SQLite here, PostgreSQL in pgsubscriptions.py)."""
+
+    def subscribe(
+        self, chat_id: int, time: str, timezone: str, language: str | None = None
+    ) -> Subscription: ...
+    def unsubscribe(self, chat_id: int) -> bool: ...
+    def set_active(self, chat_id: int, active: bool) -> bool: ...
+    def get(self, chat_id: int) -> Subscription | None: ...
+    def active(self) -> list[Subscription]: ...
+    def languages(self) -> dict[int, str]: ...
+    def slots(self) -> set[tuple[str, str]]: ...
+    def pending(self, digest_date: date, slot: tuple[str, str] | None = None) -> list[int]: ...
+    def claim(self, chat_id: int, digest_date: date) -> bool: ...
+    def mark_sent(self, chat_id: int, digest_date: date) -> None: ...
+    def release(self, chat_id: int, digest_date: date) -> None: ...
+    def counts(self) -> tuple[int, int]: ...
+    def close(self) -> None: ...
+
+
+def open_subscriptions(settings: Settings) -> Subscriptions:
+    """The subscription store the settings name: data_dir/bot.db, or the shared PostgreSQL database."""
+    storage = Storage.from_settings(settings)
+    if storage.postgres:
+        from bot.pgsubscriptions import PgSubscriptionStore
+
+        return PgSubscriptionStore(storage.url, storage.password)
+    return SubscriptionStore(settings.data_dir / "bot.db")
 
 
 class SubscriptionStore(Database):

@@ -3,7 +3,7 @@
 Near-duplicates are word-shingle sets with Jaccard similarity >= threshold. Candidates are found exactly,
 without comparing every pair, by prefix filtering: with all shingle hashes in one global order, two sets
 with Jaccard >= t must share one of their first |S| - ceil(t*|S|) + 1 tokens. Those prefix tokens (and the
-full shingle set, for the exact check) of every stored article live in SQLite tables next to the articles,
+full shingle set, for the exact check) of every stored article live in the article store next to the articles,
 kept in sync lazily on each call whoever wrote the articles.
 """
 
@@ -21,9 +21,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 import numpy.typing as npt
 
-from corpus.db import from_iso, to_iso
 from corpus.models import Article
-from corpus.store import ArticleStore
+from corpus.repos import ArticleRepository
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +52,6 @@ _STOP_WORDS = frozenset(
 )  # fmt: skip
 Shingles = npt.NDArray[np.int64]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS near_dup_docs (
-    article_id TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, shingles BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS near_dup_tokens (token INTEGER NOT NULL, article_id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS near_dup_tokens_token ON near_dup_tokens(token);
-CREATE INDEX IF NOT EXISTS near_dup_tokens_article ON near_dup_tokens(article_id);
-"""
 # Bumped whenever shingling changes, so that stored entries are rebuilt rather than compared wrongly.
 _INDEX_VERSION = "2"
 _INDEX_KEY = "near_dup_index"
@@ -192,71 +183,43 @@ def _same_link_elsewhere(art: Article, old: _Version) -> bool:
     return canonical_url(art.url) == canonical_url(old.url)
 
 
-def _sync_index(store: ArticleStore, threshold: float) -> float:
+def _sync_index(store: ArticleRepository, threshold: float) -> float:
     """Bring the stored shingles in line with the articles table, whoever wrote to it.
 
     Returns the threshold the stored prefixes were built for (never above the one asked for).
     """
-    with store.transaction() as conn:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
     built = store.get_state(_INDEX_KEY)
     version, _, built_for = (built or "").partition(":")
     if version != _INDEX_VERSION or not built_for or float(built_for) > threshold:
         # Prefixes built for a higher threshold are too short to be exact at a lower one: rebuild.
         built_for = repr(threshold)
-        with store.transaction() as conn:
-            conn.execute("DELETE FROM near_dup_tokens")
-            conn.execute("DELETE FROM near_dup_docs")
-            conn.execute(
-                "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
-                (_INDEX_KEY, f"{_INDEX_VERSION}:{built_for}"),
-            )
-    stale = store.execute(
-        "SELECT d.article_id FROM near_dup_docs d LEFT JOIN articles a ON a.id = d.article_id"
-        " WHERE a.hash IS NULL OR a.hash != d.hash"
-    )
-    missing = store.execute(
-        "SELECT a.id, a.title, a.body, a.hash FROM articles a"
-        " LEFT JOIN near_dup_docs d ON d.article_id = a.id WHERE d.article_id IS NULL OR d.hash != a.hash"
-    )
+        store.near_dup_reset(_INDEX_KEY, f"{_INDEX_VERSION}:{built_for}")
+    stale, missing = store.near_dup_changes()
     index_threshold = float(built_for)
     if stale or missing:
         words: dict[str, int] = {}
         entries = [
-            (
-                row["id"],
-                row["hash"],
-                shingles(Article(id=row["id"], title=row["title"], body=row["body"]), words),
-            )
-            for row in missing
+            (article_id, content, shingles(Article(id=article_id, title=title, body=body), words))
+            for article_id, title, body, content in missing
         ]
-        _write_index(store, [r[0] for r in stale], entries, index_threshold)
+        _write_index(store, stale, entries, index_threshold)
         log.debug("near-duplicate index: %d stale, %d added", len(stale), len(entries))
     return index_threshold
 
 
 def _write_index(
-    store: ArticleStore, remove: Iterable[str], entries: Sequence[tuple[str, str, Shingles]], threshold: float
+    store: ArticleRepository, remove: Iterable[str], entries: Sequence[tuple[str, str, Shingles]], threshold: float
 ) -> None:
     """Replace the index entries of some articles: (id, content hash, shingles) each."""
-    with store.transaction() as conn:
-        for article_id in [*remove, *(e[0] for e in entries)]:
-            conn.execute("DELETE FROM near_dup_tokens WHERE article_id = ?", (article_id,))
-            conn.execute("DELETE FROM near_dup_docs WHERE article_id = ?", (article_id,))
-        conn.executemany(
-            "INSERT INTO near_dup_tokens (token, article_id) VALUES (?, ?)",
-            [(tok, article_id) for article_id, _, tokens in entries for tok in prefix(tokens, threshold)],
-        )
-        conn.executemany(
-            "INSERT INTO near_dup_docs (article_id, hash, size, shingles) VALUES (?, ?, ?, ?)",
-            [(article_id, content, len(tokens), tokens.tobytes()) for article_id, content, tokens in entries],
-        )
+    store.near_dup_write(
+        list(remove),
+        [(article_id, content, len(tokens), tokens.tobytes()) for article_id, content, tokens in entries],
+        [(int(tok), article_id) for article_id, _, tokens in entries for tok in prefix(tokens, threshold)],
+    )
 
 
 def _stored_candidates(
-    store: ArticleStore,
+    store: ArticleRepository,
     tokens: list[int],
     exclude: str,
     sizes: tuple[int, int],
@@ -267,32 +230,21 @@ def _stored_candidates(
     found: dict[str, _Version] = {}
     for start in range(0, len(tokens), 500):
         part = tokens[start : start + 500]
-        sql = (
-            "SELECT d.article_id, d.shingles, a.url, a.title, a.source,"
-            " COALESCE(a.published_at, a.fetched_at) AS at"
-            " FROM near_dup_docs d JOIN articles a ON a.id = d.article_id"
-            " WHERE d.article_id IN"
-            f" (SELECT t.article_id FROM near_dup_tokens t WHERE t.token IN ({','.join('?' * len(part))}))"
-            " AND d.article_id != ? AND d.size BETWEEN ? AND ?"
-        )
-        params: list[object] = [*part, exclude, *sizes]
-        if when is not None and window is not None:
-            sql += " AND COALESCE(a.published_at, a.fetched_at) BETWEEN ? AND ?"
-            params += [to_iso(when - window), to_iso(when + window)]
-        for row in store.execute(sql, params):
-            found[row["article_id"]] = _Version(
-                row["article_id"],
-                from_iso(row["at"]),
-                row["url"],
-                np.frombuffer(row["shingles"], dtype=np.int64),
-                title_words(row["title"]),
-                row["source"],
+        bounds = (when - window, when + window) if when is not None and window is not None else None
+        for row in store.near_dup_candidates(part, exclude, sizes, bounds):
+            found[row.article_id] = _Version(
+                row.article_id,
+                row.at,
+                row.url,
+                np.frombuffer(row.shingles, dtype=np.int64),
+                title_words(row.title),
+                row.source,
             )
     return list(found.values())
 
 
 def resolve_near_duplicates(
-    articles: Sequence[Article], store: ArticleStore, threshold: float, window_days: float | None = 3.0
+    articles: Sequence[Article], store: ArticleRepository, threshold: float, window_days: float | None = 3.0
 ) -> list[Article]:
     """Keep one version of each story: a newer near-duplicate takes the old one's id, an older one is dropped.
 

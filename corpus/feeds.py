@@ -20,10 +20,8 @@ from corpus.db import from_iso, to_iso
 from corpus.errors import FetchError
 from corpus.feedparse import EntryProblem, FeedItem, entry_id, full_text_article, parse_feed
 from corpus.feedstate import (
-    FeedStateStore,
     FeedStatus,
     PageRetry,
-    articles_db,
     configured_feeds,
     feed_stats,
     import_opml,
@@ -32,8 +30,9 @@ from corpus.feedstate import (
 from corpus.fetch import PAGE_ACCEPT, Fetcher
 from corpus.ingest import IngestReport
 from corpus.models import Article, Progress
+from corpus.repos import ArticleRepository, FeedStateRepository
 from corpus.settings import FeedSettings, Settings
-from corpus.store import ArticleStore
+from corpus.storage import Storage
 
 __all__ = [
     "FeedFailure",
@@ -129,7 +128,7 @@ class _Poller:
     """The shared pieces of one poll: HTTP client, page pool, article lookups."""
 
     def __init__(
-        self, settings: Settings, fetcher: Fetcher, store: ArticleStore, pages: ThreadPoolExecutor
+        self, settings: Settings, fetcher: Fetcher, store: ArticleRepository, pages: ThreadPoolExecutor
     ) -> None:
         self.settings = settings
         self.fetcher = fetcher
@@ -285,8 +284,9 @@ def poll_feeds(
     """Poll every configured feed once, calling ingest once per feed with its new or changed articles."""
     started = time.monotonic()
     feeds = list(configured_feeds(settings) if feeds is None else feeds)
-    state = FeedStateStore(articles_db(settings))
-    store = ArticleStore(articles_db(settings))
+    storage = Storage.from_settings(settings)
+    state = storage.feed_state()
+    store = storage.articles()
     failed: list[FeedFailure] = []
     page_errors: list[FeedFailure] = []
     entry_problems: list[FeedFailure] = []
@@ -354,7 +354,7 @@ def poll_feeds(
 
 
 def _record(
-    state: FeedStateStore, outcome: _Outcome, report: IngestReport | None, totals: dict[str, int], cap: int
+    state: FeedStateRepository, outcome: _Outcome, report: IngestReport | None, totals: dict[str, int], cap: int
 ) -> None:
     """Persist a feed's success after its articles were ingested (committed), and add up the totals."""
     feed = outcome.feed

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -22,6 +22,7 @@ from corpus.db import connect, from_iso, to_iso
 from corpus.errors import InputError
 from corpus.models import Article
 from corpus.settings import FeedSettings, Settings
+from corpus.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +172,10 @@ class FeedStateStore:
         )
         return cur.rowcount > 0
 
-    def state(self, url: str) -> sqlite3.Row | None:
+    def state(self, url: str) -> dict[str, Any] | None:
         """The stored state row of a feed."""
-        row: sqlite3.Row | None = self._conn.execute(
-            "SELECT * FROM feed_state WHERE url = ?", (feed_key(url),)
-        ).fetchone()
-        return row
+        row = self._conn.execute("SELECT * FROM feed_state WHERE url = ?", (feed_key(url),)).fetchone()
+        return dict(row) if row is not None else None
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
         """(ETag, Last-Modified) stored after the feed's articles were last ingested."""
@@ -288,9 +287,9 @@ def configured_feeds(settings: Settings) -> list[FeedSettings]:
     feeds: dict[str, FeedSettings] = {}
     for feed in settings.corpus.feeds:
         feeds.setdefault(feed_key(feed.url), feed)
-    path = articles_db(settings)
-    if path.exists():
-        state = FeedStateStore(path)
+    storage = Storage.from_settings(settings)
+    if storage.has_feed_state():
+        state = storage.feed_state()
         try:
             for feed in state.imported():
                 feeds.setdefault(feed_key(feed.url), feed)
@@ -302,12 +301,12 @@ def configured_feeds(settings: Settings) -> list[FeedSettings]:
 def feed_stats(settings: Settings) -> list[FeedStatus]:
     """Every configured feed with its poll counters and last error."""
     settings_urls = {feed_key(f.url) for f in settings.corpus.feeds}
-    state = FeedStateStore(articles_db(settings))
+    state = Storage.from_settings(settings).feed_state()
     try:
         out = []
         for feed in configured_feeds(settings):
             row = state.state(feed.url)
-            get = (dict(row) if row is not None else {}).get
+            get = (row or {}).get
             out.append(
                 FeedStatus(
                     url=feed.url,
@@ -375,7 +374,7 @@ def import_opml(
     """Add the feeds of an OPML file to the imported feeds; returns how many were new."""
     outlines = read_opml(path)
     known = {feed_key(f.url) for f in settings.corpus.feeds}
-    state = FeedStateStore(articles_db(settings))
+    state = Storage.from_settings(settings).feed_state()
     added = 0
     try:
         for o in outlines:

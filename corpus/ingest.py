@@ -12,8 +12,8 @@ from corpus.errors import InputError
 from corpus.language import LanguageDetector
 from corpus.loaders import iter_input_files, load_file
 from corpus.models import Article, LoadProblem, Progress
+from corpus.repos import ArticleRepository
 from corpus.settings import CorpusSettings
-from corpus.store import ArticleStore
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def load_paths(
 
 
 def store_articles(
-    store: ArticleStore,
+    store: ArticleRepository,
     articles: Sequence[Article],
     settings: CorpusSettings,
     detector: LanguageDetector | None = None,

@@ -6,6 +6,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -212,6 +213,23 @@ class MilvusSettings(BaseModel):
     timeout_seconds: float = Field(30.0, gt=0)
 
 
+class StorageSettings(BaseModel):
+    """Where the shared state lives: "" (SQLite files under data_dir) or a PostgreSQL URL (corpus/storage.py)."""
+
+    # "" or "sqlite": today's files; "postgresql://user@host:5432/db": one server many replicas share.
+    url: str = ""
+    # A secret: only from NEWSBOT_STORAGE__PASSWORD (or PGPASSWORD), never written in settings.toml.
+    password: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value not in ("", "sqlite") and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError('expected "" (SQLite under data_dir) or a postgresql:// URL')
+        return value
+
+
 class Settings(BaseSettings):
     """Everything newsbot can be told; built once at start-up and passed down."""
 
@@ -226,6 +244,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=lambda: AnswerSettings())
     metrics: MetricsSettings = Field(default_factory=lambda: MetricsSettings())
     milvus: MilvusSettings = Field(default_factory=lambda: MilvusSettings())
+    storage: StorageSettings = Field(default_factory=lambda: StorageSettings())
 
     @classmethod
     def settings_customise_sources(
@@ -273,7 +292,28 @@ def load_settings(config: Path | None = None) -> Settings:
     milvus = values.get("milvus")
     if isinstance(milvus, dict) and "token" in milvus:
         raise ConfigError(f"milvus.token must not be written in {path}: set NEWSBOT_MILVUS__TOKEN")
+    _refuse_storage_secret(values, path)
+    if os.environ.get("PGPASSWORD") and not os.environ.get("NEWSBOT_STORAGE__PASSWORD"):
+        # libpq's standard variable, passed through Settings so that nothing deeper reads the environment.
+        values["storage"] = {**values.get("storage", {}), "password": os.environ["PGPASSWORD"]}
     try:
         return Settings(**values)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
+
+
+def _refuse_storage_secret(values: dict[str, Any], path: Path | None) -> None:
+    """A database password in the config file is refused like answer.api_key: it belongs in the environment."""
+    storage = values.get("storage")
+    if not isinstance(storage, dict):
+        return
+    if "password" in storage:
+        raise ConfigError(f"storage.password must not be written in {path}: set NEWSBOT_STORAGE__PASSWORD")
+    try:
+        password = urlsplit(str(storage.get("url", ""))).password
+    except ValueError as exc:
+        raise ConfigError(f"storage.url in {path} is not a URL: {exc}") from exc
+    if password:
+        raise ConfigError(
+            f"storage.url in {path} holds a password: drop it from the URL and set NEWSBOT_STORAGE__PASSWORD"
+        )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from corpus.db import Database, from_iso, to_iso
 from corpus.models import Article
+from corpus.repos import StoredShingles
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -27,6 +28,12 @@ CREATE INDEX IF NOT EXISTS articles_hash ON articles(hash);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
 CREATE INDEX IF NOT EXISTS articles_url ON articles(url);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS near_dup_docs (
+    article_id TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, shingles BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS near_dup_tokens (token INTEGER NOT NULL, article_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS near_dup_tokens_token ON near_dup_tokens(token);
+CREATE INDEX IF NOT EXISTS near_dup_tokens_article ON near_dup_tokens(article_id);
 """
 
 # BCP 47 "undetermined": an article stored without going through language resolution.
@@ -188,3 +195,62 @@ class ArticleStore(Database):
                 " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value",
                 (key, str(amount)),
             )
+
+    # -- the near-duplicate index of corpus/dedup.py ----------------------------------------------------
+
+    def near_dup_reset(self, state_key: str, state_value: str) -> None:
+        """Empty the near-duplicate index and record what it is now built for."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM near_dup_tokens")
+            conn.execute("DELETE FROM near_dup_docs")
+            conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (state_key, state_value))
+
+    def near_dup_changes(self) -> tuple[list[str], list[tuple[str, str, str, str]]]:
+        """(ids whose entry is stale, (id, title, body, hash) of articles whose entry is missing or stale)."""
+        stale = self.execute(
+            "SELECT d.article_id FROM near_dup_docs d LEFT JOIN articles a ON a.id = d.article_id"
+            " WHERE a.hash IS NULL OR a.hash != d.hash"
+        )
+        missing = self.execute(
+            "SELECT a.id, a.title, a.body, a.hash FROM articles a"
+            " LEFT JOIN near_dup_docs d ON d.article_id = a.id WHERE d.article_id IS NULL OR d.hash != a.hash"
+        )
+        return [r[0] for r in stale], [(r[0], r[1], r[2], r[3]) for r in missing]
+
+    def near_dup_write(
+        self, remove: Sequence[str], docs: Sequence[tuple[str, str, int, bytes]], tokens: Sequence[tuple[int, str]]
+    ) -> None:
+        """Replace the entries of `remove` and of the docs' ids: (id, hash, size, shingles), (token, id)."""
+        with self.transaction() as conn:
+            for article_id in [*remove, *(d[0] for d in docs)]:
+                conn.execute("DELETE FROM near_dup_tokens WHERE article_id = ?", (article_id,))
+                conn.execute("DELETE FROM near_dup_docs WHERE article_id = ?", (article_id,))
+            conn.executemany("INSERT INTO near_dup_tokens (token, article_id) VALUES (?, ?)", tokens)
+            conn.executemany(
+                "INSERT INTO near_dup_docs (article_id, hash, size, shingles) VALUES (?, ?, ?, ?)", docs
+            )
+
+    def near_dup_candidates(
+        self,
+        tokens: Sequence[int],
+        exclude: str,
+        sizes: tuple[int, int],
+        window: tuple[datetime, datetime] | None,
+    ) -> list[StoredShingles]:
+        """Stored entries sharing a token, of a size within `sizes`, dated within `window` when given."""
+        sql = (
+            "SELECT d.article_id, d.shingles, a.url, a.title, a.source,"
+            " COALESCE(a.published_at, a.fetched_at) AS at"
+            " FROM near_dup_docs d JOIN articles a ON a.id = d.article_id"
+            " WHERE d.article_id IN"
+            f" (SELECT t.article_id FROM near_dup_tokens t WHERE t.token IN ({','.join('?' * len(tokens))}))"
+            " AND d.article_id != ? AND d.size BETWEEN ? AND ?"
+        )
+        params: list[object] = [*tokens, exclude, *sizes]
+        if window is not None:
+            sql += " AND COALESCE(a.published_at, a.fetched_at) BETWEEN ? AND ?"
+            params += [to_iso(window[0]), to_iso(window[1])]
+        return [
+            StoredShingles(r["article_id"], r["shingles"], r["url"], r["title"], r["source"], from_iso(r["at"]))
+            for r in self.execute(sql, params)
+        ]

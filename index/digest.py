@@ -12,8 +12,8 @@ import numpy as np
 
 from corpus.cleaning import split_sentences
 from corpus.models import Article
+from corpus.repos import ArticleRepository
 from corpus.settings import DigestSettings
-from corpus.store import ArticleStore
 from index.embeddings import Embedder
 
 # A day of even a busy agency is far below this; the cap only bounds memory and the O(n^2) clustering.
@@ -285,7 +285,7 @@ def _local_date(moment: datetime, timezone: str) -> date:
 
 
 def build_digest(
-    store: ArticleStore, embedder: Embedder, settings: DigestSettings, as_of: datetime | None = None
+    store: ArticleRepository, embedder: Embedder, settings: DigestSettings, as_of: datetime | None = None
 ) -> Digest:
     """The digest of the `settings.hours` hours before `as_of` (default now, UTC)."""
     until = _utc(as_of) or datetime.now(UTC)

@@ -8,15 +8,17 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from corpus.errors import IndexBusyError, IndexMismatchError, StoreError
 from corpus.settings import Settings
-from index.passages import PassageStore
+from corpus.storage import Storage
+from index.passages import PassageIndex, PassageStore
 from index.stores import discard_vector_store, open_vector_store
 from index.stores.base import VectorStore
 
@@ -72,28 +74,50 @@ def _shown(name: str, value: object) -> str:
     return "None (the model's own)" if name == "max_tokens" and value == 0 else repr(value)
 
 
+PassageOpener = Callable[[Path], PassageIndex]
+
+
+def sqlite_passages(folder: Path) -> PassageIndex:
+    """The passages of a generation in its own SQLite file (the default)."""
+    return PassageStore(folder / PASSAGES_FILE)
+
+
 class Generation:
     """One built (or being built) index folder: its passages, its vectors and its manifest."""
 
-    def __init__(self, folder: Path, manifest: Manifest, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        open_passages: PassageOpener = sqlite_passages,
+        settings: Settings | None = None,
+    ) -> None:
         self.folder = folder
         self.manifest = manifest
-        self.passages = PassageStore(folder / PASSAGES_FILE)
+        self.passages = open_passages(folder)
         # Settings reach stores that live on a server (milvus); file stores need none.
         self.vectors: VectorStore = open_vector_store(manifest.store, folder, manifest.dimension, settings)
 
     @classmethod
-    def create(cls, folder: Path, manifest: Manifest, settings: Settings | None = None) -> Generation:
+    def create(
+        cls,
+        folder: Path,
+        manifest: Manifest,
+        open_passages: PassageOpener = sqlite_passages,
+        settings: Settings | None = None,
+    ) -> Generation:
         """A new empty generation."""
         folder.mkdir(parents=True, exist_ok=False)
         stamped = Manifest(
             **{**asdict(manifest), "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
         )
         (folder / MANIFEST_FILE).write_text(json.dumps(asdict(stamped), indent=2))
-        return cls(folder, stamped, settings)
+        return cls(folder, stamped, open_passages, settings)
 
     @classmethod
-    def open(cls, folder: Path, settings: Settings | None = None) -> Generation:
+    def open(
+        cls, folder: Path, open_passages: PassageOpener = sqlite_passages, settings: Settings | None = None
+    ) -> Generation:
         """Open a generation that exists on disk."""
         try:
             data = json.loads((folder / MANIFEST_FILE).read_text())
@@ -107,7 +131,7 @@ class Generation:
                 f"index in {folder} has format {manifest.format_version}, this newsbot reads {FORMAT_VERSION}:"
                 " run `newsbot reindex`"
             )
-        return cls(folder, manifest, settings)
+        return cls(folder, manifest, open_passages, settings)
 
     def close(self) -> None:
         """Release the passage database and the vector store."""
@@ -125,48 +149,43 @@ def _discard_store(folder: Path, settings: Settings | None) -> None:
     discard_vector_store(str(store), folder, settings)
 
 
-class IndexDirectory:
-    """data_dir/index: generations, the CURRENT pointer, and the writer lock."""
+class GenerationPointer(Protocol):
+    """Which generation serves, and the writer lock: a file and flock here, a row and an advisory lock on PostgreSQL."""
+
+    def current(self) -> str | None: ...
+    def version(self) -> int: ...
+    def publish(self, name: str) -> None: ...
+    def remove_others(self, keep: str) -> None: ...
+    def writer_lock(self, wait: bool = True) -> AbstractContextManager[None]: ...
+    def close(self) -> None: ...
+
+
+class FilePointer:
+    """data_dir/index/CURRENT names the serving generation; data_dir/index/.lock is the writer lock."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.pointer = root / "CURRENT"
+        self.path = root / "CURRENT"
 
-    def current_name(self) -> str | None:
-        """Folder name of the serving generation."""
+    def current(self) -> str | None:
+        """Folder name in CURRENT."""
         try:
-            name = self.pointer.read_text().strip()
+            return self.path.read_text().strip() or None
         except FileNotFoundError:
             return None
-        return name if name and (self.root / name).is_dir() else None
 
-    def pointer_mtime(self) -> int:
-        """Change marker of the CURRENT pointer."""
-        return self.pointer.stat().st_mtime_ns if self.pointer.exists() else 0
+    def version(self) -> int:
+        """Change marker of CURRENT."""
+        return self.path.stat().st_mtime_ns if self.path.exists() else 0
 
-    def new_folder(self) -> Path:
-        """A fresh folder name for a generation being built."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        return self.root / f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 1_000_000:06d}"
+    def publish(self, name: str) -> None:
+        """Point CURRENT at a generation in one atomic rename."""
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(name)
+        os.replace(tmp, self.path)
 
-    def publish(self, folder: Path) -> None:
-        """Make a built generation the serving one in one atomic rename."""
-        tmp = self.pointer.with_suffix(".tmp")
-        tmp.write_text(folder.name)
-        os.replace(tmp, self.pointer)
-
-    def remove_old(self, keep: str, settings: Settings | None = None) -> None:
-        """Delete every generation but `keep` (and anything half-built by a crashed rebuild), with its store."""
-        for child in self.root.iterdir():
-            if child.is_dir() and child.name.startswith("gen-") and child.name != keep:
-                try:
-                    _discard_store(child, settings)
-                except StoreError as exc:
-                    # The folder names the store's data: kept, so that the next reindex drops both.
-                    log.warning("old index %s kept: %s", child.name, exc)
-                    continue
-                shutil.rmtree(child, ignore_errors=True)
+    def remove_others(self, keep: str) -> None:
+        """Nothing lives outside the generation folders."""
 
     @contextmanager
     def writer_lock(self, wait: bool = True) -> Iterator[None]:
@@ -180,3 +199,84 @@ class IndexDirectory:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Nothing held open."""
+
+
+class IndexDirectory:
+    """data_dir/index: generation folders, the pointer to the serving one, and the writer lock."""
+
+    def __init__(
+        self,
+        root: Path,
+        pointer: GenerationPointer | None = None,
+        open_passages: PassageOpener = sqlite_passages,
+        settings: Settings | None = None,
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.pointer = root / "CURRENT"
+        self.serving: GenerationPointer = pointer or FilePointer(root)
+        self.open_passages = open_passages
+
+    def current_name(self) -> str | None:
+        """Folder name of the serving generation."""
+        name = self.serving.current()
+        return name if name and (self.root / name).is_dir() else None
+
+    def pointer_mtime(self) -> int:
+        """Change marker of the serving pointer."""
+        return self.serving.version()
+
+    def new_folder(self) -> Path:
+        """A fresh folder name for a generation being built."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        return self.root / f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 1_000_000:06d}"
+
+    def open(self, folder: Path) -> Generation:
+        """Open an existing generation with this directory's passage store."""
+        return Generation.open(folder, self.open_passages, self.settings)
+
+    def create(self, folder: Path, manifest: Manifest) -> Generation:
+        """A new empty generation with this directory's passage store."""
+        return Generation.create(folder, manifest, self.open_passages, self.settings)
+
+    def publish(self, folder: Path) -> None:
+        """Make a built generation the serving one atomically."""
+        self.serving.publish(folder.name)
+
+    def remove_old(self, keep: str, settings: Settings | None = None) -> None:
+        """Delete every generation but `keep` (and anything half-built by a crashed rebuild), with its store."""
+        for child in self.root.iterdir():
+            if child.is_dir() and child.name.startswith("gen-") and child.name != keep:
+                try:
+                    _discard_store(child, settings or self.settings)
+                except StoreError as exc:
+                    # The folder names the store's data: kept, so that the next reindex drops both.
+                    log.warning("old index %s kept: %s", child.name, exc)
+                    continue
+                shutil.rmtree(child, ignore_errors=True)
+        self.serving.remove_others(keep)
+
+    def writer_lock(self, wait: bool = True) -> AbstractContextManager[None]:
+        """One writer at a time across processes (and machines, on PostgreSQL)."""
+        return self.serving.writer_lock(wait)
+
+    def close(self) -> None:
+        """Release the pointer's connection, if any."""
+        self.serving.close()
+
+
+def open_index_directory(storage: Storage, settings: Settings | None = None) -> IndexDirectory:
+    """data_dir/index with its pointer, lock and passages in the storage the settings name."""
+    root = storage.data_dir / "index"
+    if not storage.postgres:
+        return IndexDirectory(root, settings=settings)
+    from index.pgpassages import PgGenerationPointer, PgPassageStore
+
+    def open_passages(folder: Path) -> PassageIndex:
+        return PgPassageStore(storage.url, storage.password, folder.name)
+
+    return IndexDirectory(root, PgGenerationPointer(storage.url, storage.password), open_passages, settings)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus.models import Article, Progress
+from corpus.repos import ArticleRepository
 from corpus.settings import IndexSettings
-from corpus.store import ArticleStore
 from index.chunking import chunk_article, embed_text
 from index.embeddings import CachedEmbedder
 from index.generation import Generation
@@ -62,7 +62,7 @@ def article_attrs(article: Article) -> VectorAttrs:
 
 def sync_generation(
     gen: Generation,
-    store: ArticleStore,
+    store: ArticleRepository,
     embedder: CachedEmbedder,
     settings: IndexSettings,
     progress: Progress | None = None,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from corpus.db import Database, from_iso, to_iso
 from corpus.models import Article
@@ -74,6 +75,23 @@ class PassageRow:
     def attrs(self) -> VectorAttrs:
         """What the vector store's filters see of this passage."""
         return VectorAttrs(effective_at=self.effective_at, source=self.source)
+
+
+class PassageIndex(Protocol):
+    """The passages of one generation with their keyword index (SQLite FTS5 here, PostgreSQL in pgpassages.py)."""
+
+    def indexed_versions(self) -> dict[str, str]: ...
+    def replace_articles(
+        self, remove: Sequence[str], articles: Sequence[tuple[Article, Sequence[Chunk]]]
+    ) -> tuple[list[int], list[int]]: ...
+    def count(self) -> int: ...
+    def max_id(self) -> int: ...
+    def all_ids_and_hashes(self) -> list[tuple[int, str]]: ...
+    def get(self, ids: Sequence[int]) -> dict[int, PassageRow]: ...
+    def keyword_search(
+        self, terms: Sequence[str], k: int, filters: Filters = NO_FILTERS, title_weight: float = 0.5
+    ) -> list[tuple[int, float]]: ...
+    def close(self) -> None: ...
 
 
 class PassageStore(Database):

@@ -20,7 +20,7 @@ import numpy as np
 from corpus.settings import IndexSettings
 from index.keywords import keyword_terms
 from index.models import Passage
-from index.passages import PassageRow, PassageStore
+from index.passages import PassageIndex, PassageRow
 from index.query import Mode, SearchPlan
 from index.stores.base import KeywordIndex, VectorStore
 
@@ -137,7 +137,7 @@ class HybridRetriever:
 
     def __init__(
         self,
-        passages: PassageStore,
+        passages: PassageIndex,
         vectors: VectorStore,
         settings: IndexSettings,
         keywords: KeywordIndex | None = None,

