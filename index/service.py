@@ -50,6 +50,8 @@ class NewsService:
         # Tells the language of articles without a declared one, and of questions.
         self.languages = LanguageDetector()
         self._gen: Generation | None = None
+        # Generations swapped out, closed one swap later: a search that began on one may still be reading it.
+        self._retired: list[Generation] = []
         self._pointer_mtime = -1
         self._swap_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
@@ -77,8 +79,9 @@ class NewsService:
         """Release databases."""
         self.store.close()
         self.cached.cache.close()
-        if self._gen is not None:
-            self._gen.close()
+        for gen in [*self._retired, *([self._gen] if self._gen is not None else [])]:
+            gen.close()
+        self._retired = []
         self.index_dir.close()
 
     # -- generations -------------------------------------------------------------------------------
@@ -111,6 +114,9 @@ class NewsService:
             mtime = self.index_dir.pointer_mtime()
             if mtime != self._pointer_mtime:
                 name = self.index_dir.current_name()
+                for old in self._retired:
+                    old.close()
+                self._retired = [self._gen] if self._gen is not None else []
                 self._gen = self.index_dir.open(self.index_dir.root / name) if name else None
                 self._pointer_mtime = mtime
             elif self._gen is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -174,3 +175,21 @@ def test_spoken_weeks_reach_back_over_the_weekend_but_explicit_dates_do_not(
     explicit = service.search(Query("Why was the Varna ferry suspended?", as_of=wednesday, since=monday))
     assert explicit == []
     service.close()
+
+
+def test_a_swapped_out_generation_is_closed_one_swap_later(tmp_path: Path, embedder: Embedder) -> None:
+    service = NewsService.open(make_settings(tmp_path / "data"), embedder=embedder)
+    try:
+        service.ingest_paths([SAMPLES])
+        first = service.search(Query("Rasht-Astara railway"))
+        service.reindex()
+        # A search that started on the first generation may still read it right after the swap ...
+        retired = service._retired[0]
+        assert retired.passages.count() == service.stats().passages
+        service.reindex()
+        # ... but not a whole swap later: then it is closed, not leaked (each generation holds connections).
+        with pytest.raises(sqlite3.ProgrammingError):
+            retired.passages.count()
+        assert len(service._retired) == 1 and service.search(Query("Rasht-Astara railway")) == first
+    finally:
+        service.close()
