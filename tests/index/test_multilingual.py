@@ -14,7 +14,7 @@ from bot.formatting import answer_html
 from bot.i18n import Catalogs
 from corpus.errors import ConfigError
 from corpus.language import LanguageDetector
-from corpus.settings import MODEL_ALIASES, IndexSettings
+from corpus.settings import MODEL_ALIASES, IndexSettings, Settings
 from index.embeddings import Embedder
 from index.multilingual import E5Encoder
 from index.query import Query
@@ -77,7 +77,11 @@ def service(
     svc.close()
 
 
-def test_the_alias_names_a_multilingual_model_with_its_own_relevance_floor() -> None:
+def test_the_alias_names_a_multilingual_model_with_its_own_relevance_floor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWSBOT_INDEX__MODEL", "multilingual")
+    assert Settings().index.model == MODEL_ALIASES["multilingual"]
     idx = IndexSettings(model="multilingual")
     assert idx.model == MODEL_ALIASES["multilingual"] != "multilingual"
     assert idx.relevance_floor != IndexSettings().relevance_floor == IndexSettings().min_relevance
