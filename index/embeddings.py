@@ -58,6 +58,8 @@ class Embedder:
         from index.encoders import load_encoder
 
         self._encoder = load_encoder(backend, path, device, models_dir, max_tokens)
+        # A multilingual encoder (index/multilingual.py) names its own engine, whatever index.backend says.
+        self.backend = str(getattr(self._encoder, "backend", backend))
         self.max_tokens = max_tokens
         self.dimension = self._encoder.dimension
 
@@ -82,6 +84,14 @@ class Embedder:
             if progress and (start // step % 4 == 3 or start + step >= len(order)):
                 progress("embedding", min(start + step, len(order)), len(order))
         return out
+
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of questions: the encoder's query side when it has one (E5's "query: "), else as passages."""
+        encode_query = getattr(self._encoder, "encode_query_batch", None)
+        if encode_query is None:
+            return self.encode(texts)
+        return np.asarray(encode_query(list(texts)), dtype=np.float32)
 
 
 class EmbeddingCache(Database):
@@ -164,7 +174,7 @@ class QueryEncoder:
             if hit is not None:
                 self._recent.move_to_end(text)
                 return hit
-        vector = self.embedder.encode([text])[0]
+        vector = self.embedder.encode_queries([text])[0]
         with self._lock:
             self._recent[text] = vector
             if len(self._recent) > self._size:

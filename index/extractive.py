@@ -172,7 +172,7 @@ class ExtractiveWriter:
         score = {id(candidates[i]): float(scores[i]) for i in order}
 
         def relevant(c: SentenceCandidate) -> bool:
-            return is_relevant(score_sentences(topic_vector, [c], self.embedder)[0], settings.min_relevance)
+            return is_relevant(score_sentences(topic_vector, [c], self.embedder)[0], settings.relevance_floor)
 
         # Meaning decides whether the news covers the question at all: the reader's best few are embedded
         # (~10 ms each), and the first of them close enough to the question leads the answer.
@@ -208,7 +208,7 @@ class ExtractiveWriter:
                 candidates, max(settings.answer_shortlist, settings.answer_sentences)
             )
         scored = score_sentences(topic_vector, candidates, self.embedder)
-        return choose_sentences(scored, settings.min_relevance, settings.answer_sentences)
+        return choose_sentences(scored, settings.relevance_floor, settings.answer_sentences)
 
 
 def choose_sentences(

@@ -72,6 +72,16 @@ class Answer:
     text: str
     citations: tuple[Citation, ...] = ()
     passages: tuple[Passage, ...] = ()
+    # The question's language code (None when not told), and the cited articles' languages in citation order.
+    language: str | None = None
+    source_languages: tuple[str, ...] = ()
+
+    @property
+    def foreign_sources(self) -> tuple[str, ...]:
+        """The cited articles' languages when none is the question's: the reader should be told (README)."""
+        if not self.answered or not self.language or self.language in self.source_languages:
+            return ()
+        return self.source_languages
 
     def to_json(self) -> dict[str, Any]:
         """The one JSON object `ask --json` prints."""
@@ -81,6 +91,8 @@ class Answer:
             "answer": self.text,
             "citations": [c.to_json() for c in self.citations],
             "passages": [p.to_json() for p in self.passages],
+            "language": self.language,
+            "source_languages": list(self.source_languages),
         }
 
 

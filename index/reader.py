@@ -21,15 +21,20 @@ import numpy as np
 # Questions that ask for an amount, and those that ask for a name (a person, a place, an organisation...).
 _QUANTITY = re.compile(
     r"\b(?:how (?:many|much|old|long|far|big|high|tall|large)|"
-    r"what (?:percentage|percent|share|number|amount|age|price|proportion|fraction))\b",
+    r"what (?:percentage|percent|share|number|amount|age|price|proportion|fraction)|"
+    # Turkish "kaç" / "ne kadar", Arabic "كم", Kurmanji "çend".
+    r"kaç\w*|ne kadar|كم|çend)\b",
     re.I,
 )
 _NAMED = re.compile(
     r"\b(?:who|whom|whose|which|where|what (?:company|country|state|city|team|nation|person|name|brand|"
-    r"firm|organi[sz]ation|agency|group|network|airline|retailer|bank|party|region|island|province))\b",
+    r"firm|organi[sz]ation|agency|group|network|airline|retailer|bank|party|region|island|province)|"
+    # Turkish "kim / hangi / nerede / adı ne", Arabic "من / أي / أين / ما اسم", Kurmanji "kî / kîjan / li ku".
+    r"kim\w*|hangi\w*|nerede\w*|nereye|adı ne\w*|من|أي|أين|ما اسم|kî|kîjan|li ku)\b",
     re.I,
 )
-_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
+# A word of two or more letters; capitalised ones ("İran", "Şanlıurfa") are names. Arabic has no case.
+_CAPITALISED = re.compile(r"\b[^\W\d_][\w'’-]+")
 _NUMBER = re.compile(r"\d[\d,.]*")
 
 FEATURES = (
@@ -51,7 +56,9 @@ def sentence_features(question: str, sentence: str, lexical: float, rank: int, p
     asked = question.lower()
     words = sentence.split()
     # A capitalised word that is not the sentence's first and not already in the question: a new name.
-    names = [w for w in _CAPITALISED.findall(" ".join(words[1:])) if w.lower() not in asked]
+    names = [
+        w for w in _CAPITALISED.findall(" ".join(words[1:])) if w[0].isupper() and w.lower() not in asked
+    ]
     numbers = [n for n in _NUMBER.findall(sentence) if n.strip(",.") not in question]
     return np.array(
         [

@@ -16,6 +16,7 @@ from corpus.language import LanguageDetector
 from corpus.models import Article, LoadProblem, Progress
 from corpus.settings import Settings
 from corpus.storage import Storage
+from corpus.store import UNDETERMINED
 from index.digest import Digest, build_digest
 from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, QueryEncoder
 from index.extractive import ExtractiveWriter
@@ -224,11 +225,30 @@ class NewsService:
 
         With a streaming writer (the llm one), on_progress sees the checked answer grow sentence by sentence.
         """
+        query = self._with_language(query)
         found = self._retrieve(query)
         if found is None:
-            return not_covered(query.question)
+            return replace(not_covered(query.question), language=query.language)
         plan, passages = found
-        return write_answer(self.writer, query.question, passages, plan.text, on_progress)
+        answer = write_answer(self.writer, query.question, passages, plan.text, on_progress)
+        return self._with_languages(answer, query.language)
+
+    def _with_language(self, query: Query) -> Query:
+        """The query with its language: as given, else detected from the question."""
+        if query.language is not None:
+            return query
+        return replace(query, language=self.languages.detect(query.question))
+
+    def _with_languages(self, answer: Answer, language: str | None) -> Answer:
+        """The answer marked with the question's language and its cited articles' stored languages."""
+        stored = self.store.get_many([c.article_id for c in answer.citations])
+        cited = (stored[c.article_id].language for c in answer.citations if c.article_id in stored)
+        # "und": stored without a language; nothing to tell the reader about.
+        return replace(
+            answer,
+            language=language,
+            source_languages=tuple(dict.fromkeys(x for x in cited if x and x != UNDETERMINED)),
+        )
 
     def search(self, query: Query) -> list[Passage]:
         """The ranked passages ask() would answer from, without writing an answer."""
@@ -237,8 +257,7 @@ class NewsService:
 
     def _retrieve(self, query: Query) -> tuple[SearchPlan, list[Passage]] | None:
         """Plan the search and retrieve from the serving generation; None when nothing is indexed."""
-        if query.language is None:
-            query = replace(query, language=self.languages.detect(query.question))
+        query = self._with_language(query)
         plan = plan_search(query, self.settings.index)
         gen = self._serving()
         if gen is None:
@@ -246,7 +265,8 @@ class NewsService:
         self._check(gen)
         idx = self.settings.index
         retriever: Retriever = HybridRetriever(gen.passages, gen.vectors, idx)
-        if self._reranker is not None:
+        # The cross-encoder (ms-marco) was trained on English only: other languages keep the fused order.
+        if self._reranker is not None and plan.language in (None, "en"):
             retriever = RerankingRetriever(
                 retriever, self._reranker, idx.rerank_depth, idx.rerank_rank_weight
             )

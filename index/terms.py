@@ -156,7 +156,26 @@ STOPWORDS = frozenset(
 )
 
 
+# Question and function words of the other languages the agencies publish in (Turkish, Arabic, Kurmanji): a
+# Turkish question's "hangi" or "nedir" would otherwise count as content words when the answer's sentences are
+# chosen. Only words that are no English content word or name are listed ("kim", "li", "de", "di", "da" are kept).
+FOREIGN_QUESTION_WORDS = frozenset(
+    _WORD.findall(
+        "hangi hangisi hangisidir nedir kimdir kimin nerede nereye neden nasıl kaç kaçı ne mı mu mü mıdır midir"
+        " ve ile bir bu şu için olan olarak adı adlı nelerdir oldu var ki"
+        " ما ماذا من هو هي هل أي كم متى أين كيف لماذا في على إلى عن مع التي الذي و"
+        " çi kî kîjan çend çawa kengê çima û bi ji yê yên ser"
+    )
+)
+
+
 def query_terms(text: str) -> list[str]:
     """Content words of a question, lowercased, in order, without repeats."""
     words = [w.lower() for w in _WORD.findall(text)]
-    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())))
+    return list(
+        dict.fromkeys(
+            w
+            for w in words
+            if w not in STOPWORDS and w not in FOREIGN_QUESTION_WORDS and (len(w) > 1 or w.isdigit())
+        )
+    )

@@ -70,7 +70,16 @@ def test_questions_the_news_does_not_cover_are_not_answered(
 
 def test_json_shape_of_an_answer(sample_service: NewsService) -> None:
     data = sample_service.ask(Query("What projects did Iran and Azerbaijan discuss?", k=3)).to_json()
-    assert set(data) == {"question", "answered", "answer", "citations", "passages"}
+    assert set(data) == {
+        "question",
+        "answered",
+        "answer",
+        "citations",
+        "passages",
+        "language",
+        "source_languages",
+    }
+    assert data["language"] == "en" and data["source_languages"] == ["en"]
     assert [p["rank"] for p in data["passages"]] == [1, 2, 3]
     assert set(data["citations"][0]) == {"n", "article_id", "title", "url", "source", "published_at", "quote"}
     assert data["citations"][0]["quote"] in data["answer"].replace(" [1]", "")
