@@ -171,7 +171,8 @@ def format_digest(digest: DigestLike, _: Translate = _same, language: str | None
 
 def answer_plain(answer: Answer) -> str:
     """The answer and its numbered sources as plain text for the terminal."""
-    lines = [answer.text]
+    note = source_language_note(answer)
+    lines = [f"({note})", answer.text] if note else [answer.text]
     if answer.citations:
         lines += ["", "Sources:"]
         for c in answer.citations:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
@@ -142,3 +143,10 @@ def test_word_longer_than_a_message_is_cut() -> None:
 def test_languages_line_counts_articles_per_language() -> None:
     assert format_languages([("en", 120), ("tr", 98)]) == "\nLanguages: en 120, tr 98"
     assert format_languages([]) == ""
+
+
+def test_answer_plain_says_when_the_sources_are_in_another_language() -> None:
+    answer = replace(sample_answer("Rasht-Astara railway [1]."), language="tr", source_languages=("en",))
+    assert answer_plain(answer).splitlines()[0] == "(The sources are in English.)"
+    same = replace(answer, source_languages=("tr",))
+    assert answer_plain(same).splitlines()[0] == "Rasht-Astara railway [1]."
