@@ -20,7 +20,9 @@ import pytest
 
 from bench.botapi_stub import BotApiStub
 from corpus.settings import Settings
+from corpus.storage import Storage
 from index.embeddings import Embedder
+from index.generation import open_index_directory
 from index.service import NewsService
 from tests.bot.fakes import ADMIN, REPO, SAMPLES
 from tests.bot.test_webhook import HOOK_PATH, free_port, post_update, wait_for_port
@@ -100,9 +102,11 @@ def test_two_webhook_replicas_share_postgres(
     tmp_path: Path, pg_url: str, models_dir: Path, embedder: Embedder
 ) -> None:
     data_dir = tmp_path / "shared"
-    service = NewsService.open(Settings(data_dir=data_dir, storage={"url": pg_url}), embedder=embedder)  # type: ignore[arg-type]
+    settings = Settings(data_dir=data_dir, storage={"url": pg_url})  # type: ignore[arg-type]
+    service = NewsService.open(settings, embedder=embedder)
     service.ingest_paths([SAMPLES])
     service.close()
+    index_dir = open_index_directory(Storage.from_settings(settings), settings)
     ports = [free_port(), free_port()]
     with BotApiStub() as stub, replicas(_env(stub, data_dir, models_dir, pg_url), ports) as procs:
         env = _env(stub, data_dir, models_dir, pg_url)
@@ -139,9 +143,12 @@ def test_two_webhook_replicas_share_postgres(
 
         # /reindex from either replica; the other then answers from the new generation.
         for i, port in enumerate(ports):
+            serving = index_dir.current_name()
             assert _reindex_finished(stub, port, 200 + i, secret), f"/reindex on replica {i} did not finish"
+            assert index_dir.current_name() not in (None, serving), "the reindex swapped in no new generation"
             other = ports[1 - i]
             chat = 7001 + i
             assert post_update(other, {"update_id": 300 + i, **stub.message_update(chat, FERRY)}, secret) == 200
             assert "Tatvan" in _replies(stub, chat)[0]
         assert alive()
+    index_dir.close()
