@@ -302,8 +302,9 @@ def run_bot(
     if service is None:
         ensure_api_reachable(settings, token)
     core = service if service is not None else _open_service(settings)
-    leader = polling_leader(settings)
+    leader: PollingLeader | None = None
     try:
+        leader = polling_leader(settings)
         if leader is not None:
             # A hot standby: the model is loaded, so taking over costs one retry interval.
             waiting = stop if stop is not None else threading.Event()
