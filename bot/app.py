@@ -34,9 +34,12 @@ from bot.context import (
 )
 from bot.i18n import LANGUAGES, N_
 from bot.languages import localized_commands, set_localized_commands
+from bot.leader import PollingLeader, stop_on_signals
+from bot.ratelimit import bot_id
 from corpus.errors import ConfigError, UnreachableError
 from corpus.feeds import configured_feeds
 from corpus.settings import Settings
+from corpus.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +213,22 @@ async def _watch_stop(context: NewsbotContext) -> None:
         context.application.stop_running()
 
 
+async def _watch_leader(context: NewsbotContext) -> None:
+    """Stop polling once the leader's PostgreSQL session is gone: a standby may hold the lock by now."""
+    leader = context.job.data if context.job else None
+    if isinstance(leader, PollingLeader) and not await asyncio.to_thread(leader.still_leading):
+        log.error("lost the polling leadership (its PostgreSQL session dropped); stopping so a standby polls")
+        context.application.stop_running()
+
+
+def polling_leader(settings: Settings) -> PollingLeader | None:
+    """The leader election polling needs when replicas share PostgreSQL; None for webhooks or SQLite."""
+    storage = Storage.from_settings(settings)
+    if settings.telegram.mode != "polling" or not storage.postgres:
+        return None
+    return PollingLeader(storage.url, storage.password, bot_id(settings))
+
+
 def _run(application: NewsbotApp, settings: Settings, token: str) -> None:
     """Poll or serve the webhook until stopped; signal handlers only in the main thread."""
     main = threading.current_thread() is threading.main_thread()
@@ -283,10 +302,21 @@ def run_bot(
     if service is None:
         ensure_api_reachable(settings, token)
     core = service if service is not None else _open_service(settings)
+    leader: PollingLeader | None = None
     try:
+        leader = polling_leader(settings)
+        if leader is not None:
+            # A hot standby: the model is loaded, so taking over costs one retry interval.
+            waiting = stop if stop is not None else threading.Event()
+            with stop_on_signals(waiting):
+                if not leader.wait_to_lead(settings.telegram.leader_retry_seconds, waiting):
+                    return
         application = build_application(settings, core)
         if stop is not None and application.job_queue is not None:
             application.job_queue.run_repeating(_watch_stop, interval=0.2, data=stop, name="stop watcher")
+        if leader is not None and application.job_queue is not None:
+            interval = settings.telegram.leader_retry_seconds
+            application.job_queue.run_repeating(_watch_leader, interval=interval, data=leader, name="leader")
         try:
             _run(application, settings, token)
         except TelegramError as exc:
@@ -295,5 +325,7 @@ def run_bot(
                 raise
             raise failure from exc
     finally:
+        if leader is not None:
+            leader.close()
         if service is None:
             core.close()

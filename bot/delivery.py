@@ -19,7 +19,7 @@ from telegram.request import HTTPXRequest
 from bot.context import NewsCore, api_urls, require_token
 from bot.formatting import format_digest, split_message
 from bot.i18n import Catalogs, UserLanguages, bot_language, reader_language
-from bot.ratelimit import SendPacer
+from bot.ratelimit import Pacer, open_pacer
 from bot.subscriptions import Subscriptions, open_subscriptions
 from corpus.settings import Settings
 from index.digest import for_reader
@@ -93,7 +93,7 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-async def send_paced(send: SendFn, pacer: SendPacer, chat_id: int, text: str, tally: _Tally) -> Outcome:
+async def send_paced(send: SendFn, pacer: Pacer, chat_id: int, text: str, tally: _Tally) -> Outcome:
     """Send one message within the limits: wait out floods, back off on network errors, give up on blocks."""
     network_failures = flood_waits = 0
     while True:
@@ -105,7 +105,7 @@ async def send_paced(send: SendFn, pacer: SendPacer, chat_id: int, text: str, ta
             flood_waits += 1
             if flood_waits > MAX_FLOOD_WAITS:
                 return Outcome.FAILED
-            pacer.pause(retry_seconds(exc))
+            await pacer.pause(retry_seconds(exc))
             continue
         except Forbidden:
             return Outcome.BLOCKED
@@ -130,7 +130,7 @@ async def send_paced(send: SendFn, pacer: SendPacer, chat_id: int, text: str, ta
 
 async def _deliver_one(
     send: SendFn,
-    pacer: SendPacer,
+    pacer: Pacer,
     store: Subscriptions,
     chat_id: int,
     day: date,
@@ -167,6 +167,7 @@ async def deliver_digest(
     slot: tuple[str, str] | None = None,
     languages: UserLanguages | None = None,
     catalogs: Catalogs | None = None,
+    pacer: Pacer | None = None,
 ) -> DeliveryReport:
     """Send the day's digest to active subscribers (of a slot) who have not had it: the one delivery path.
 
@@ -193,7 +194,8 @@ async def deliver_digest(
 
     chat_ids = await asyncio.to_thread(store.pending, digest.date, slot)
     rate = settings.digest.messages_per_second
-    pacer = SendPacer(rate)
+    own_pacer = pacer is None
+    pacer = pacer if pacer is not None else await asyncio.to_thread(open_pacer, settings)
     tally = _Tally()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for chat_id in chat_ids:
@@ -208,7 +210,11 @@ async def deliver_digest(
     # One request in flight per message/s fills the rate at up to 1 s latency, yet a stall can never
     # pile more than one second's worth onto the server at once (which would trip its flood limit).
     workers = max(1, min(len(chat_ids), 64, math.ceil(rate)))
-    await asyncio.gather(*(worker() for _ in range(workers)))
+    try:
+        await asyncio.gather(*(worker() for _ in range(workers)))
+    finally:
+        if own_pacer:
+            pacer.close()
     report = DeliveryReport(
         digest_date=digest.date,
         stories=len(digest.stories),

@@ -6,6 +6,10 @@ import asyncio
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Protocol
+
+from corpus.settings import Settings
+from corpus.storage import Storage
 
 SLOWDOWN = 0.8  # a flood wait means we were too fast: keep 80% of the rate
 RECOVERY = 0.99  # ...and win it back over a few dozen successful sends
@@ -36,6 +40,44 @@ class QuestionLimiter:
             return False
         window.append(now)
         return True
+
+
+class Pacer(Protocol):
+    """Paces Bot API sends: `wait` before each, `ok` after a success, `pause` on a RetryAfter."""
+
+    async def wait(self, chat_id: int) -> None:
+        """Sleep until a message to this chat may go out."""
+        ...
+
+    def ok(self) -> None:
+        """A send went through."""
+        ...
+
+    async def pause(self, seconds: float) -> None:
+        """Telegram asked to wait: stop all sending for `seconds`."""
+        ...
+
+    def close(self) -> None:
+        """Release what the pacer holds."""
+        ...
+
+
+def bot_id(settings: Settings) -> int:
+    """The numeric bot id of the configured token (its part before the colon); 0 without one."""
+    token = settings.telegram.token
+    head = token.get_secret_value().partition(":")[0] if token is not None else ""
+    return int(head) if head.isdigit() else 0
+
+
+def open_pacer(settings: Settings, per_second: float | None = None) -> Pacer:
+    """The digest pacer the storage implies: in-process on SQLite, one shared row per bot on PostgreSQL."""
+    rate = per_second if per_second is not None else settings.digest.messages_per_second
+    storage = Storage.from_settings(settings)
+    if storage.postgres:
+        from bot.pgpacer import PgSendPacer
+
+        return PgSendPacer(storage.url, storage.password, bot_id(settings), rate)
+    return SendPacer(rate)
 
 
 class SendPacer:
@@ -72,7 +114,7 @@ class SendPacer:
         """A send went through: win back speed lost to earlier flood waits, a little at a time."""
         self.interval = max(self.base_interval, self.interval * RECOVERY)
 
-    def pause(self, seconds: float) -> None:
+    async def pause(self, seconds: float) -> None:
         """Stop all sending for `seconds` (Telegram's retry_after) and send slower from then on."""
         now = self._clock()
         if now >= self._paused_until:
@@ -80,3 +122,6 @@ class SendPacer:
             self.interval = min(self.interval / SLOWDOWN, MAX_INTERVAL)
         self._paused_until = max(self._paused_until, now + seconds)
         self._next = max(self._next, self._paused_until)
+
+    def close(self) -> None:
+        """Nothing to release: the pace lives in this process."""

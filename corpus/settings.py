@@ -152,6 +152,8 @@ class TelegramSettings(BaseModel):
     questions_per_minute: int = Field(10, ge=1)
     context_minutes: float = Field(10.0, ge=0)
     poll_interval_seconds: float = Field(1.0, ge=0)
+    # Polling on PostgreSQL storage: one replica (the advisory lock's holder) polls; a standby retries this often.
+    leader_retry_seconds: float = Field(5.0, gt=0)
     # A reply Telegram refuses with 429 (RetryAfter) is sent again after the wait it asks for, until the
     # waits of one reply would pass this; then the user is told to ask again.
     reply_retry_seconds: float = Field(30.0, ge=0)

@@ -137,7 +137,7 @@ def test_send_pacer_spaces_sends_and_pauses() -> None:
         start = time.monotonic()
         await asyncio.gather(*(pacer.wait(chat) for chat in range(26)))
         paced = time.monotonic() - start
-        pacer.pause(0.3)
+        await pacer.pause(0.3)
         start = time.monotonic()
         await pacer.wait(99)
         return paced, time.monotonic() - start
