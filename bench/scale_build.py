@@ -1,0 +1,231 @@
+"""Synthetic scale corpora for the speed bench: real passages and their real vectors replicated to n rows.
+
+Built in two resumable stages, both streamed so that 10M rows never sit in memory at once:
+1. passages: copies of the base passages (a word dropped, one doubled, so FTS5 sees distinct texts) written
+   to the generation's SQLite store in batches; ids and filter attributes saved beside in rows.npz;
+2. vectors: row j gets base vector j mod B plus seeded Gaussian noise, regenerated batch by batch for the
+   FAISS build and again for the exact search that recall is measured against.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from corpus.models import Article
+from index.chunking import chunk_article
+from index.generation import Generation, IndexDirectory, Manifest
+from index.models import Chunk
+from index.stores.base import AttrTable
+from index.stores.faiss import FaissStore, IndexKind, train_size
+
+BATCH = 20_000
+# Noise norm relative to the unit base vector: a copy keeps cosine ~0.97 with its original.
+NOISE = 0.25
+
+
+@dataclass(frozen=True)
+class BasePassages:
+    """Real passages and the vector of each (row i of vectors belongs to texts[i])."""
+
+    titles: list[str]
+    texts: list[str]
+    urls: list[str | None]
+    sources: list[str | None]
+    published: list[datetime | None]
+    vectors: np.ndarray
+
+
+def base_from_ingested(data_dir: Path) -> BasePassages:
+    """The passages and vectors of an ingested work dir's serving generation, read only."""
+    index_dir = IndexDirectory(data_dir / "index")
+    name = index_dir.current_name()
+    if name is None:
+        raise SystemExit(f"no index in {data_dir}")
+    folder = index_dir.root / name
+    store = FaissStore(folder / FaissStore.FILE, 384)
+    ids, vecs = store.index.vectors()
+    order = np.argsort(ids)
+    ids, vecs = ids[order], vecs[order]
+    conn = sqlite3.connect(f"file:{folder / 'passages.db'}?mode=ro", uri=True)
+    rows = conn.execute("SELECT id, title, text, url, source, published_at FROM chunks ORDER BY id").fetchall()
+    conn.close()
+    by_id = {r[0]: r for r in rows}
+    keep = [i for i, cid in enumerate(ids.tolist()) if cid in by_id]
+    picked = [by_id[int(ids[i])] for i in keep]
+    return BasePassages(
+        titles=[r[1] for r in picked],
+        texts=[r[2] for r in picked],
+        urls=[r[3] for r in picked],
+        sources=[r[4] for r in picked],
+        published=[datetime.fromisoformat(r[5]) if r[5] else None for r in picked],
+        vectors=np.ascontiguousarray(vecs[keep], dtype=np.float32),
+    )
+
+
+def base_from_articles(articles: Sequence[Article], vectors: np.ndarray, chunk_words: int) -> BasePassages:
+    """Articles chunked as newsbot does, each chunk given one of `vectors` at random (texts and vectors unrelated)."""
+    pairs = [(a, c) for a in articles for c in chunk_article(a, chunk_words, 1)]
+    picks = np.random.default_rng(0).integers(len(vectors), size=len(pairs))
+    return BasePassages(
+        titles=[a.title for a, _ in pairs],
+        texts=[c.text for _, c in pairs],
+        urls=[a.url for a, _ in pairs],
+        sources=[a.source for a, _ in pairs],
+        published=[a.published_at for a, _ in pairs],
+        vectors=np.ascontiguousarray(vectors[picks], dtype=np.float32),
+    )
+
+
+def _perturb(text: str, rng: np.random.Generator) -> str:
+    """The passage with one word dropped and one repeated, so copies are not identical for FTS5."""
+    words = text.split()
+    if len(words) > 4:
+        words.pop(int(rng.integers(len(words))))
+        i = int(rng.integers(len(words)))
+        words.insert(i, words[i])
+    return " ".join(words)
+
+
+def _seconds(value: datetime | None) -> float:
+    return float("nan") if value is None else float(int(value.timestamp()))
+
+
+@dataclass(frozen=True)
+class SyntheticScale:
+    """One synthetic size: where it lives and the base it replicates."""
+
+    n: int
+    data_dir: Path
+    base: BasePassages
+
+    @property
+    def rows_file(self) -> Path:
+        """Ids and filter attributes of every row, in row order."""
+        return self.data_dir / "rows.npz"
+
+    def vectors(self, start: int, stop: int) -> np.ndarray:
+        """The vectors of rows start..stop (always the same for the same rows and n)."""
+        rows = np.arange(start, stop)
+        base = self.base.vectors[rows % len(self.base.vectors)]
+        # One seed per BATCH-aligned block: any slice inside a block regenerates identically.
+        rng = np.random.default_rng((self.n, start // BATCH))
+        noise = rng.standard_normal(base.shape).astype(np.float32) * (NOISE / np.sqrt(base.shape[1]))
+        out = base + noise
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def batches(self, ids: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of every row, BATCH rows at a time."""
+        for start in range(0, self.n, BATCH):
+            stop = min(start + BATCH, self.n)
+            yield ids[start:stop], self.vectors(start, stop)
+
+    def write_passages(self, manifest: Manifest, log: Callable[[str], None]) -> None:
+        """Stage 1: a new generation folder holding n passages; their ids and attributes in rows.npz."""
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.data_dir.mkdir(parents=True)
+        index_dir = IndexDirectory(self.data_dir / "index")
+        folder = index_dir.new_folder()
+        gen = Generation.create(folder, manifest)
+        rng = np.random.default_rng(self.n)
+        b = self.base
+        codes: dict[str, int] = {}
+        ids = np.zeros(self.n, dtype=np.int64)
+        effective = np.zeros(self.n, dtype=np.float64)
+        source_codes = np.zeros(self.n, dtype=np.int32)
+        started = time.perf_counter()
+        for start in range(0, self.n, BATCH):
+            stop = min(start + BATCH, self.n)
+            batch: list[tuple[Article, list[Chunk]]] = []
+            for j in range(start, stop, 10):
+                k0 = j % len(b.texts)
+                fake = Article(
+                    id=f"syn{j}",
+                    title=b.titles[k0],
+                    body="",
+                    url=b.urls[k0],
+                    source=b.sources[k0],
+                    published_at=b.published[k0],
+                )
+                chunks = []
+                for o, row in enumerate(range(j, min(j + 10, stop))):
+                    text = _perturb(b.texts[row % len(b.texts)], rng)
+                    chunks.append(Chunk(article_id=fake.id, ord=o, text=text, embed_text=text, hash=f"syn{row}"))
+                batch.append((fake, chunks))
+            _, added = gen.passages.replace_articles([], batch)
+            ids[start:stop] = added
+            row = start
+            for art, chunks in batch:
+                name = art.source.lower() if art.source else None
+                code = -1 if name is None else codes.setdefault(name, len(codes))
+                effective[row : row + len(chunks)] = _seconds(art.published_at)
+                source_codes[row : row + len(chunks)] = code
+                row += len(chunks)
+            if (stop // BATCH) % 25 == 0 or stop == self.n:
+                log(f"scale {self.n}: {stop} passages ({time.perf_counter() - started:.0f}s)")
+        gen.close()
+        tmp = self.data_dir / "rows.tmp.npz"
+        np.savez(
+            tmp,
+            folder=np.asarray(folder.name),
+            attr_ids=ids,
+            attr_effective=effective,
+            attr_source_codes=source_codes,
+            attr_sources=np.asarray(list(codes), dtype=np.str_),
+        )
+        tmp.replace(self.rows_file)
+
+    def write_vectors(self, kind: IndexKind, log: Callable[[str], None]) -> str:
+        """Stage 2: the FAISS store of the staged generation, streamed in; published. Returns its layout."""
+        started = time.perf_counter()
+        with np.load(self.rows_file) as data:
+            arrays = {k: data[k] for k in data.files}
+        folder = IndexDirectory(self.data_dir / "index").root / str(arrays.pop("folder"))
+        ids = arrays["attr_ids"]
+        gen = Generation.open(folder)
+        store = gen.vectors
+        if not isinstance(store, FaissStore):
+            raise SystemExit(f"the speed bench needs index.store = 'faiss', not {gen.manifest.store!r}")
+        # Rows cycle through the base, so the first rows are as good a training sample as any.
+        train = self.vectors(0, min(self.n, train_size(self.n, kind)))
+        store.bulk_load_stream(train, self.batches(ids), AttrTable.from_arrays(arrays), kind=kind)
+        log(f"scale {self.n}: {store.layout} index built ({time.perf_counter() - started:.0f}s)")
+        store.flush()
+        layout = store.layout
+        gen.close()
+        IndexDirectory(self.data_dir / "index").publish(folder)
+        return layout
+
+    def exact_top(self, queries: np.ndarray, depth: int) -> np.ndarray:
+        """Chunk ids of the exact top `depth` of each query over the unquantized vectors (streamed)."""
+        with np.load(self.rows_file) as data:
+            ids = data["attr_ids"]
+        best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+        best_i = np.zeros((len(queries), 0), dtype=np.int64)
+        for batch_ids, vecs in self.batches(ids):
+            s = queries @ vecs.T
+            all_s = np.hstack([best_s, s])
+            all_i = np.hstack([best_i, np.broadcast_to(batch_ids, s.shape)])
+            top = np.argpartition(-all_s, min(depth, all_s.shape[1] - 1), axis=1)[:, :depth]
+            best_s = np.take_along_axis(all_s, top, axis=1)
+            best_i = np.take_along_axis(all_i, top, axis=1)
+        order = np.argsort(-best_s, axis=1)
+        return np.take_along_axis(best_i, order, axis=1)
+
+    def build(self, manifest: Manifest, kind: IndexKind, log: Callable[[str], None]) -> None:
+        """Both stages, each skipped when already done (BUILT marks the end)."""
+        done = self.data_dir / "BUILT"
+        if done.exists():
+            return
+        started = time.perf_counter()
+        if not self.rows_file.exists():
+            self.write_passages(manifest, log)
+        layout = self.write_vectors(kind, log)
+        done.write_text(f"{self.n} passages, {layout}, built in {time.perf_counter() - started:.0f}s\n")
