@@ -38,8 +38,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.quality
 
+# BENCH_SPEED_ARGS e.g. --scale-dir /big/disk --base-dir /path/to/an/ingested/work/dir --sizes 10000,1000000
 bench-speed: $(STAMP)
-	$(BIN)/python -m bench.speed
+	$(BIN)/python -m bench.speed $(BENCH_SPEED_ARGS)
+	$(BIN)/python -m bench.speed_plot
 
 clean:
 	rm -rf data/demo .pytest_cache .mypy_cache .ruff_cache
