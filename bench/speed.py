@@ -419,6 +419,7 @@ def bench_latency(
     before_queries: int,
     work: Path,
     csv_path: Path,
+    label_suffix: str = "",
 ) -> None:
     """p50/p95 of ask() end to end and of each retrieval mode, index load time and RSS at each size."""
     from index.query import Filters, SearchPlan
@@ -521,6 +522,8 @@ def bench_latency(
                 t = time.perf_counter()
                 _all_terms_bm25(db, query_terms(q), idx.candidates, idx.title_weight)
                 parts["fts5 all terms (before)"].append(time.perf_counter() - t)
+        # What the scale holds (a scale stopped short of n is measured at its real size).
+        n = gen.vectors.count()
         hits = [[cid for cid, _ in gen.vectors.search(v, idx.candidates)] for v in qvecs]
         log(f"latency {n}: exact search for recall")
         rec = recall(hits, scale.exact_top(np.asarray(qvecs), idx.candidates))
@@ -529,7 +532,7 @@ def bench_latency(
             LatencyRow(
                 stack=STACK,
                 passages=n,
-                pipeline=label,
+                pipeline=label + label_suffix,
                 layout=layout,
                 cold_p50_ms=pct(cold, 50) * ms,
                 cold_p95_ms=pct(cold, 95) * ms,
@@ -546,7 +549,7 @@ def bench_latency(
         rows += [
             [
                 f"{n:,}",
-                label,
+                label + label_suffix,
                 layout,
                 f"{load:.2f}",
                 f"{rss1 - rss0:.0f}",
@@ -635,6 +638,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="an ingested work dir whose passages and vectors the scales replicate (default: chunked articles"
         " with the vectors of --agree-passages of them)",
     )
+    p.add_argument(
+        "--bm25-budget",
+        type=int,
+        default=None,
+        help="try another BM25 postings budget (index.passages.BM25_POSTINGS_BUDGET); rows are labelled with it",
+    )
     p.add_argument("--csv", type=Path, default=RESULTS / "speed.csv", help="latency rows, merged by stack and size")
     p.add_argument("--out", type=Path, default=RESULTS / "speed.md")
     return p.parse_args(argv)
@@ -664,6 +673,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_ingest(report, args.ingest_backend, args.ingest_articles, articles, emb)
     if "latency" in sections:
         emb = embedder_variant(args.latency_backend)
+        suffix = ""
+        if args.bm25_budget:
+            import index.passages
+
+            index.passages.BM25_POSTINGS_BUDGET = args.bm25_budget
+            suffix = f", BM25 budget {args.bm25_budget:,}"
         if args.base_dir is not None:
             base = base_from_ingested(args.base_dir)
         else:
@@ -680,6 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.before_queries,
             args.scale_dir,
             args.csv,
+            suffix,
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(report.parts))
