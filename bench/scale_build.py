@@ -212,6 +212,10 @@ class SyntheticScale:
         conn.close()
         if (count, top) != (self.n, self.n):
             raise SystemExit(f"scale {self.n}: {count} passages up to id {top}, expected ids 1..{self.n}")
+        self.save_rows(folder, self.n)
+
+    def save_rows(self, folder: Path, count: int) -> None:
+        """rows.npz: the generation folder, and ids 1..count with their filter attributes."""
         # Row r is a copy of base row r mod B: its attributes are the base's.
         b = self.base
         codes: dict[str, int] = {}
@@ -219,12 +223,12 @@ class SyntheticScale:
             [-1 if not s else codes.setdefault(s.lower(), len(codes)) for s in b.sources], dtype=np.int32
         )
         base_effective = np.asarray([_seconds(p) for p in b.published], dtype=np.float64)
-        which = np.arange(self.n) % len(b.texts)
+        which = np.arange(count) % len(b.texts)
         tmp = self.data_dir / "rows.tmp.npz"
         np.savez(
             tmp,
             folder=np.asarray(folder.name),
-            attr_ids=np.arange(1, self.n + 1, dtype=np.int64),
+            attr_ids=np.arange(1, count + 1, dtype=np.int64),
             attr_effective=base_effective[which],
             attr_source_codes=base_codes[which],
             attr_sources=np.asarray(list(codes), dtype=np.str_),
