@@ -567,7 +567,10 @@ def bench_latency(
         service.close()
         del service, gen
         gc.collect()
-        log(f"latency {n}: done")
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        log(f"latency {n}: done; process RSS {rss2:.0f} MB, peak so far {peak:.0f} MB")
     report.table(
         f"Query latency, NewsService.ask end to end, model loaded ({len(queries)} RealTimeQA questions, hybrid; ms p50 / p95)",
         [
