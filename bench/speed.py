@@ -24,23 +24,24 @@ from typing import Any
 
 import numpy as np
 
+from bench.scale_build import BasePassages, SyntheticScale, base_from_articles, base_from_ingested
+from bench.speed_plot import LatencyRow, write_rows
 from corpus.models import Article
 from corpus.settings import IndexSettings, Settings
 from index.chunking import chunk_article
 from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, resolve_model_path
-from index.generation import Generation, IndexDirectory
-from index.models import Chunk
+from index.generation import Generation
 from index.query import Query
 from index.service import NewsService
-from index.stores.base import VectorAttrs
-from index.stores.faiss import FLAT_MAX, FaissStore, VectorIndex
+from index.stores.faiss import FaissStore
 
 MODEL = "bundled:all-MiniLM-L6-v2"
 EVAL = Path(os.environ.get("NEWSBOT_EVAL_DATA", "/work/shared/eval-data")) / "realtimeqa"
 WORK = Path("data/bench-speed")
 RESULTS = Path("bench/results")
-SIZES = (10_000, 100_000, 1_000_000)
-BUILD_BATCH = 20_000
+SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
+# The stack this bench measures, as the rows file and the plot name it.
+STACK = "sqlite+faiss"
 
 
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -369,130 +370,11 @@ def bench_ingest(
 # -- 3. query latency at scale -------------------------------------------------------------------------
 
 
-def _perturb(text: str, rng: np.random.Generator) -> str:
-    """The passage with one word dropped and one repeated, so copies are not identical for FTS5."""
-    words = text.split()
-    if len(words) > 4:
-        words.pop(int(rng.integers(len(words))))
-        i = int(rng.integers(len(words)))
-        words.insert(i, words[i])
-    return " ".join(words)
-
-
 def _faiss(gen: Generation) -> FaissStore:
     """The generation's FAISS store (the speed bench measures FAISS layouts)."""
     if not isinstance(gen.vectors, FaissStore):
         raise SystemExit(f"the speed bench needs index.store = 'faiss', not {gen.manifest.store!r}")
     return gen.vectors
-
-
-def _layout_outdated(n: int, data_dir: Path) -> bool:
-    """Whether a built scale's FAISS layout is not the one n vectors get now (FLAT_MAX changed)."""
-    index_dir = IndexDirectory(data_dir / "index")
-    name = index_dir.current_name()
-    if name is None:
-        return True
-    gen = Generation.open(index_dir.root / name)
-    try:
-        return _faiss(gen).layout != ("ivf" if n >= FLAT_MAX else "flat")
-    finally:
-        gen.close()
-
-
-def _resume_vectors(n: int, base_vecs: np.ndarray, data_dir: Path) -> bool:
-    """Finish a build whose passages were all written but whose vectors were not (an interrupted run)."""
-    index_dir = IndexDirectory(data_dir / "index") if data_dir.exists() else None
-    folders = sorted(index_dir.root.glob("gen-*")) if index_dir else []
-    if index_dir is None or len(folders) != 1:
-        return False
-    gen = Generation.open(folders[0])
-    ids = np.asarray([i for i, _ in gen.passages.all_ids_and_hashes()], dtype=np.int64)
-    if len(ids) != n:
-        gen.close()
-        return False
-    started = time.perf_counter()
-    rng = np.random.default_rng(n + 1)
-    dim = base_vecs.shape[1]
-    # Which real vector a synthetic passage gets is random anyway; fresh noise is as good as the lost one.
-    noisy = base_vecs[rng.integers(len(base_vecs), size=n)]
-    noisy += rng.standard_normal((n, dim)).astype(np.float32) * (0.25 / np.sqrt(dim))
-    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-    rows = gen.passages.get(ids.tolist())
-    _faiss(gen).bulk_load(ids, noisy, [rows[int(i)].attrs for i in ids])
-    gen.vectors.flush()
-    gen.close()
-    index_dir.publish(folders[0])
-    (data_dir / "BUILT").write_text(
-        f"{n} passages, vectors resumed in {time.perf_counter() - started:.0f}s\n"
-    )
-    log(f"scale {n}: vectors rebuilt for existing passages ({time.perf_counter() - started:.0f}s)")
-    return True
-
-
-def build_scale(
-    n: int, articles: Sequence[Article], base_vecs: np.ndarray, settings: Settings, embedder: Embedder
-) -> None:
-    """A generation of n synthetic passages (perturbed real ones) with perturbed real vectors; built once."""
-    done = settings.data_dir / "BUILT"
-    if done.exists() and not _layout_outdated(n, settings.data_dir):
-        return
-    if _resume_vectors(n, base_vecs, settings.data_dir):
-        return
-    shutil.rmtree(settings.data_dir, ignore_errors=True)
-    settings.data_dir.mkdir(parents=True)
-    service = NewsService(settings, embedder)
-    manifest = service.expected_manifest()
-    service.close()
-    index_dir = IndexDirectory(settings.data_dir / "index")
-    folder = index_dir.new_folder()
-    gen = Generation.create(folder, manifest)
-    base: list[tuple[Article, Chunk]] = []
-    for a in articles:
-        base += [
-            (a, c)
-            for c in chunk_article(a, settings.index.chunk_words, settings.index.chunk_overlap_sentences)
-        ]
-    rng = np.random.default_rng(n)
-    dim = base_vecs.shape[1]
-    all_ids: list[np.ndarray] = []
-    all_vecs: list[np.ndarray] = []
-    all_attrs: list[VectorAttrs] = []
-    made = 0
-    started = time.perf_counter()
-    while made < n:
-        count = min(BUILD_BATCH, n - made)
-        batch: list[tuple[Article, list[Chunk]]] = []
-        for j in range(made, made + count, 10):
-            art, _ = base[j % len(base)]
-            fake = Article(
-                id=f"syn{j}",
-                title=art.title,
-                body="",
-                url=art.url,
-                source=art.source,
-                published_at=art.published_at,
-            )
-            chunks = []
-            for o, k in enumerate(range(j, min(j + 10, made + count))):
-                _, c = base[k % len(base)]
-                text = _perturb(c.text, rng)
-                chunks.append(Chunk(article_id=fake.id, ord=o, text=text, embed_text=text, hash=f"syn{k}"))
-            batch.append((fake, chunks))
-        _, ids = gen.passages.replace_articles([], batch)
-        all_attrs += [VectorAttrs(a.published_at or a.fetched_at, a.source) for a, cs in batch for _ in cs]
-        picks = base_vecs[rng.integers(len(base_vecs), size=len(ids))]
-        noisy = picks + rng.standard_normal((len(ids), dim)).astype(np.float32) * (0.25 / np.sqrt(dim))
-        all_vecs.append((noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32))
-        all_ids.append(np.asarray(ids, dtype=np.int64))
-        made += count
-        log(f"scale {n}: {made} passages ({time.perf_counter() - started:.0f}s)")
-    vectors = _faiss(gen)
-    vectors.bulk_load(np.concatenate(all_ids), np.concatenate(all_vecs), all_attrs)
-    log(f"scale {n}: {vectors.layout} index built ({time.perf_counter() - started:.0f}s)")
-    vectors.flush()
-    gen.close()
-    index_dir.publish(folder)
-    done.write_text(f"{n} passages, {vectors.layout}, built in {time.perf_counter() - started:.0f}s\n")
 
 
 def _all_terms_bm25(db: Path, terms: Sequence[str], k: int, title_weight: float) -> None:
@@ -509,17 +391,10 @@ def _all_terms_bm25(db: Path, terms: Sequence[str], k: int, title_weight: float)
     conn.close()
 
 
-def ivf_recall(vectors: VectorIndex, queries: np.ndarray, depth: int) -> tuple[float, float] | None:
-    """Recall@10 and @depth of an IVF index against exact search over the vectors it holds (None if flat)."""
-    if vectors.layout != "ivf":
-        return None
-    ids, vecs = vectors.vectors()
-    at10, at_depth = [], []
-    for v in queries:
-        found = [cid for cid, _ in vectors.search(v, depth)]
-        best = ids[np.argsort(-(vecs @ v))[:depth]].tolist()
-        at10.append(len(set(found[:10]) & set(best[:10])) / 10)
-        at_depth.append(len(set(found) & set(best)) / len(best))
+def recall(found: Sequence[Sequence[int]], exact: np.ndarray) -> tuple[float, float]:
+    """Recall@10 and @depth of the store's results against the exact top `depth` of each query."""
+    at10 = [len(set(f[:10]) & set(e[:10].tolist())) / 10 for f, e in zip(found, exact, strict=True)]
+    at_depth = [len(set(f) & set(e.tolist())) / len(e) for f, e in zip(found, exact, strict=True)]
     return float(np.mean(at10)), float(np.mean(at_depth))
 
 
@@ -539,10 +414,12 @@ def bench_latency(
     report: Report,
     sizes: Sequence[int],
     queries: Sequence[str],
-    articles: Sequence[Article],
     embedder: Embedder,
-    base_vecs: np.ndarray,
+    base: BasePassages,
     before_queries: int,
+    work: Path,
+    csv_path: Path,
+    label_suffix: str = "",
 ) -> None:
     """p50/p95 of ask() end to end and of each retrieval mode, index load time and RSS at each size."""
     from index.query import Filters, SearchPlan
@@ -552,14 +429,20 @@ def bench_latency(
 
     ms = 1000.0
     rows = []
+    csv_rows: list[LatencyRow] = []
     split_rows = []
     split_header: list[str] = []
     for n in sizes:
         settings = Settings(
-            data_dir=WORK / f"scale-{n}",
+            data_dir=work / f"scale-{n}",
             index=index_settings(embedder),
         )
-        build_scale(n, articles, base_vecs, settings, embedder)
+        scale = SyntheticScale(n, settings.data_dir, base)
+        if not (settings.data_dir / "BUILT").exists():
+            probe = NewsService(settings, embedder)
+            manifest = probe.expected_manifest()
+            probe.close()
+            scale.build(manifest, "auto", log)
         gc.collect()
         rss0 = rss_mb()
         t0 = time.perf_counter()
@@ -639,18 +522,41 @@ def bench_latency(
                 t = time.perf_counter()
                 _all_terms_bm25(db, query_terms(q), idx.candidates, idx.title_weight)
                 parts["fts5 all terms (before)"].append(time.perf_counter() - t)
-        recall = ivf_recall(_faiss(gen).index, np.asarray(qvecs), idx.candidates)
+        # What the scale holds (a scale stopped short of n is measured at its real size).
+        n = gen.vectors.count()
+        hits = [[cid for cid, _ in gen.vectors.search(v, idx.candidates)] for v in qvecs]
+        log(f"latency {n}: exact search for recall")
+        rec = recall(hits, scale.exact_top(np.asarray(qvecs), idx.candidates))
+        layout = _faiss(gen).layout
+        csv_rows += [
+            LatencyRow(
+                stack=STACK,
+                passages=n,
+                pipeline=label + label_suffix,
+                layout=layout,
+                cold_p50_ms=pct(cold, 50) * ms,
+                cold_p95_ms=pct(cold, 95) * ms,
+                warm_p50_ms=pct(warm, 50) * ms,
+                warm_p95_ms=pct(warm, 95) * ms,
+                rss_mb=rss2,
+                index_rss_mb=rss1 - rss0,
+                load_s=load,
+                recall_at_10=rec[0],
+                load_average=os.getloadavg()[0],
+            )
+            for label, (cold, warm) in timings.items()
+        ]
         rows += [
             [
                 f"{n:,}",
-                label,
-                _faiss(gen).layout,
+                label + label_suffix,
+                layout,
                 f"{load:.2f}",
                 f"{rss1 - rss0:.0f}",
                 f"{rss2:.0f}",
                 f"{pct(cold, 50) * ms:.0f} / {pct(cold, 95) * ms:.0f}",
                 f"{pct(warm, 50) * ms:.0f} / {pct(warm, 95) * ms:.0f}",
-                f"{recall[0]:.3f} / {recall[1]:.3f}" if recall else "exact",
+                f"{rec[0]:.3f} / {rec[1]:.3f}",
             ]
             for label, (cold, warm) in timings.items()
         ]
@@ -661,7 +567,10 @@ def bench_latency(
         service.close()
         del service, gen
         gc.collect()
-        log(f"latency {n}: done")
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        log(f"latency {n}: done; process RSS {rss2:.0f} MB, peak so far {peak:.0f} MB")
     report.table(
         f"Query latency, NewsService.ask end to end, model loaded ({len(queries)} RealTimeQA questions, hybrid; ms p50 / p95)",
         [
@@ -678,14 +587,15 @@ def bench_latency(
         rows,
         [
             "synthetic scale: real RealTimeQA passages replicated with a word dropped and one doubled; vectors are real"
-            " passage embeddings plus Gaussian noise, renormalised; built once under data/bench-speed",
+            " passage embeddings plus Gaussian noise, renormalised; built once under the --scale-dir",
             "cold = first ask of a question, from an empty embedding cache: the query and the sentences the answer"
             " writer checks are embedded; warm = the same ask again (query and sentence vectors cached): retrieval,"
             " reranking and answer writing; the pipelines run one after the other, each from an empty cache",
-            "recall: the IVF layout's top 10 / top candidates against exact search over the vectors it holds",
+            "recall: the store's top 10 / top candidates against exact search over the unquantized vectors",
             f"backend {embedder.backend}; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
         ],
     )
+    write_rows(csv_path, csv_rows)
     report.table(
         "Where a query's time goes (ms p50 / p95)",
         ["passages", *split_header],
@@ -721,6 +631,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ingest-articles", type=int, default=200)
     p.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     p.add_argument("--latency-backend", default=default_variant(), help="default: the product's own")
+    p.add_argument(
+        "--scale-dir", type=Path, default=WORK, help="where synthetic scales are built once and kept (10M: ~20 GB)"
+    )
+    p.add_argument(
+        "--base-dir",
+        type=Path,
+        default=None,
+        help="an ingested work dir whose passages and vectors the scales replicate (default: chunked articles"
+        " with the vectors of --agree-passages of them)",
+    )
+    p.add_argument(
+        "--bm25-budget",
+        type=int,
+        default=None,
+        help="try another BM25 postings budget (index.passages.BM25_POSTINGS_BUDGET); rows are labelled with it",
+    )
+    p.add_argument("--csv", type=Path, default=RESULTS / "speed.csv", help="latency rows, merged by stack and size")
     p.add_argument("--out", type=Path, default=RESULTS / "speed.md")
     return p.parse_args(argv)
 
@@ -749,17 +676,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_ingest(report, args.ingest_backend, args.ingest_articles, articles, emb)
     if "latency" in sections:
         emb = embedder_variant(args.latency_backend)
-        cached = CachedEmbedder(emb, EmbeddingCache(WORK / "agreement.db", emb.cache_key))
-        base_vecs = cached.embed(chunk_texts(articles[1::2], args.agree_passages))
-        cached.cache.close()
+        suffix = ""
+        if args.bm25_budget:
+            import index.passages
+
+            index.passages.BM25_POSTINGS_BUDGET = args.bm25_budget
+            suffix = f", BM25 budget {args.bm25_budget:,}"
+        if args.base_dir is not None:
+            base = base_from_ingested(args.base_dir)
+        else:
+            cached = CachedEmbedder(emb, EmbeddingCache(WORK / "agreement.db", emb.cache_key))
+            base_vecs = cached.embed(chunk_texts(articles[1::2], args.agree_passages))
+            cached.cache.close()
+            base = base_from_articles(articles, base_vecs, IndexSettings().chunk_words)
         bench_latency(
             report,
             [int(s) for s in args.sizes.split(",")],
             queries,
-            articles,
             emb,
-            base_vecs,
+            base,
             args.before_queries,
+            args.scale_dir,
+            args.csv,
+            suffix,
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(report.parts))
