@@ -8,23 +8,13 @@ from datetime import UTC, datetime
 from corpus.models import Article
 from corpus.pgdb import PgDatabase, Row, aware, from_db
 from corpus.repos import StoredShingles
-from corpus.store import UNDETERMINED, UpsertReport
+from corpus.store import UNDETERMINED, UpsertReport, article_from_row
 
 _COLUMNS = "id, title, body, url, source, published_at, language, fetched_at, hash"
 
 
 def _article(row: Row) -> Article:
-    return Article(
-        id=row["id"],
-        title=row["title"],
-        body=row["body"],
-        url=row["url"],
-        source=row["source"],
-        published_at=from_db(row["published_at"]),
-        language=row["language"],
-        fetched_at=from_db(row["fetched_at"]),
-        hash=row["hash"],
-    )
+    return article_from_row(row, from_db)
 
 
 class PgArticleStore(PgDatabase):

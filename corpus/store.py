@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from corpus.db import Database, from_iso, to_iso
 from corpus.models import Article
@@ -55,18 +56,23 @@ class UpsertReport:
         return self.added + self.updated
 
 
-def _row_to_article(row: sqlite3.Row) -> Article:
+def article_from_row(row: Any, read_time: Callable[[Any], datetime | None]) -> Article:
+    """An article from a database row of either store; read_time turns its stored times into datetimes."""
     return Article(
         id=row["id"],
         title=row["title"],
         body=row["body"],
         url=row["url"],
         source=row["source"],
-        published_at=from_iso(row["published_at"]),
+        published_at=read_time(row["published_at"]),
         language=row["language"],
-        fetched_at=from_iso(row["fetched_at"]),
+        fetched_at=read_time(row["fetched_at"]),
         hash=row["hash"],
     )
+
+
+def _row_to_article(row: sqlite3.Row) -> Article:
+    return article_from_row(row, from_iso)
 
 
 class ArticleStore(Database):
