@@ -82,6 +82,12 @@ def without_reranker(settings: Settings) -> Settings:
     return settings.model_copy(update={"index": settings.index.model_copy(update={"reranker": False})})
 
 
+def pg_pss_mb(pid: int) -> float:
+    """Proportional memory of the postmaster and its backends: shared buffers split among them, counted once."""
+    main = psutil.Process(pid)
+    return sum(p.memory_full_info().pss for p in [main, *main.children(recursive=True)]) * MB
+
+
 def fresh_database(url: str, name: str) -> str:
     """A new empty database on the server of url (dropped first if it exists); its url."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -208,7 +214,8 @@ def scale_run(
             variant.ask(Query(q))
             warm.append(time.perf_counter() - t)
         variant.close()
-        pg_mb, milvus_mb = server_rss_mb(pg_pid), psutil.Process(milvus_pid).memory_info().rss * MB
+        # PSS for PostgreSQL: its backends' RSS each count the shared buffers again.
+        pg_mb, milvus_mb = pg_pss_mb(pg_pid), psutil.Process(milvus_pid).memory_info().rss * MB
         own_mb = psutil.Process().memory_info().rss * MB
         (c50, c95), (w50, w95) = percentiles(cold), percentiles(warm)
         rows.append(
@@ -218,8 +225,8 @@ def scale_run(
         )  # fmt: skip
         notes.append(
             f"{n:,} passages, {label}: ask cold p50 {1000 * c50:.0f} ms, p95 {1000 * c95:.0f} ms; warm p50"
-            f" {1000 * w50:.0f} ms, p95 {1000 * w95:.0f} ms ({len(queries)} questions). RSS: bench process"
-            f" {own_mb:.0f} MB, PostgreSQL {pg_mb:.0f} MB, Milvus {milvus_mb:.0f} MB."
+            f" {1000 * w50:.0f} ms, p95 {1000 * w95:.0f} ms ({len(queries)} questions). Memory: bench process"
+            f" RSS {own_mb:.0f} MB, PostgreSQL PSS {pg_mb:.0f} MB, Milvus RSS {milvus_mb:.0f} MB."
         )
     notes.insert(
         0,
@@ -286,8 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" the cache), then {index_wait:.0f} s until Milvus had indexed every sealed row (HNSW)."
         )
         notes.append(
-            f"Server RSS after ingest: PostgreSQL {server_rss_mb(pg_pid):.0f} MB (postmaster + backends, shared"
-            f" memory counted per process), Milvus {psutil.Process(milvus.pid).memory_info().rss * MB:.0f} MB."
+            f"Server memory after ingest: PostgreSQL RSS {server_rss_mb(pg_pid):.0f} MB (postmaster + backends,"
+            f" shared memory counted per process), PSS {pg_pss_mb(pg_pid):.0f} MB; Milvus RSS {psutil.Process(milvus.pid).memory_info().rss * MB:.0f} MB."
         )
         questions = [q for q in load_questions(data) if q.week <= LAST_TUNING_WEEK][: args.limit]
         rows, tallies = quality(stacks, {"sqlite+faiss": faiss, STACK: servers}, questions)
@@ -296,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             d1, d5 = (abs(a.hits[c] - b.hits[c]) / len(questions) for c in (1, 5))
             notes.append(f"{pipeline}: Hit@1 differs by {d1:.3f}, Hit@5 by {d5:.3f} (must be within 0.01).")
         notes.append(
-            f"After the questions: PostgreSQL {server_rss_mb(pg_pid):.0f} MB, Milvus"
+            f"After the questions: PostgreSQL RSS {server_rss_mb(pg_pid):.0f} MB (PSS {pg_pss_mb(pg_pid):.0f} MB),"
+            f" Milvus"
             f" {psutil.Process(milvus.pid).memory_info().rss * MB:.0f} MB, this process (model, FAISS, both"
             f" services) {psutil.Process().memory_info().rss * MB:.0f} MB."
         )
