@@ -17,7 +17,6 @@ import argparse
 import gc
 import os
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ import psycopg
 from bench.milvus_server import start_milvus
 from bench.milvus_stack import percentiles, prepare, wait_for_index
 from bench.postgres_stack import prepare as prepare_cache
-from bench.postgres_stack import server_rss_mb, start_server
+from bench.postgres_stack import start_server
 from bench.quality import (
     DATA,
     LAST_TUNING_WEEK,
@@ -42,7 +41,7 @@ from bench.quality import (
     load_questions,
 )
 from bench.scale_build import SyntheticScale, _perturb, base_from_ingested
-from bench.speed import PIPELINES, load_queries, load_reranker
+from bench.speed import PIPELINES, load_queries, load_reranker, log
 from bench.speed_plot import LatencyRow, write_rows
 from corpus.migrate import migrate
 from corpus.models import Article
@@ -58,11 +57,6 @@ from index.stores.milvus import MilvusStore
 STACK = "postgres+milvus"
 BATCH = 2_000
 MB = 1 / 2**20
-
-
-def log(msg: str) -> None:
-    """Progress on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def server_settings(base: Settings, data_dir: Path, pg_url: str, milvus_uri: str) -> Settings:
@@ -82,10 +76,22 @@ def without_reranker(settings: Settings) -> Settings:
     return settings.model_copy(update={"index": settings.index.model_copy(update={"reranker": False})})
 
 
-def pg_pss_mb(pid: int) -> float:
-    """Proportional memory of the postmaster and its backends: shared buffers split among them, counted once."""
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of one process (this one by default), MB."""
+    return float(psutil.Process(pid).memory_info().rss) * MB
+
+
+def pg_memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of the postmaster and its backends: RSS counts the shared buffers in each, PSS splits them."""
     main = psutil.Process(pid)
-    return sum(p.memory_full_info().pss for p in [main, *main.children(recursive=True)]) * MB
+    rss = pss = 0
+    for p in [main, *main.children(recursive=True)]:
+        try:
+            info = p.memory_full_info()
+        except psutil.NoSuchProcess:  # a backend whose connection closed meanwhile
+            continue
+        rss, pss = rss + info.rss, pss + info.pss
+    return rss * MB, pss * MB
 
 
 def fresh_database(url: str, name: str) -> str:
@@ -215,8 +221,8 @@ def scale_run(
             warm.append(time.perf_counter() - t)
         variant.close()
         # PSS for PostgreSQL: its backends' RSS each count the shared buffers again.
-        pg_mb, milvus_mb = pg_pss_mb(pg_pid), psutil.Process(milvus_pid).memory_info().rss * MB
-        own_mb = psutil.Process().memory_info().rss * MB
+        pg_mb, milvus_mb = pg_memory_mb(pg_pid)[1], rss_mb(milvus_pid)
+        own_mb = rss_mb()
         (c50, c95), (w50, w95) = percentiles(cold), percentiles(warm)
         rows.append(
             LatencyRow(STACK, n, label, settings.milvus.index_type.lower(), 1000 * c50, 1000 * c95, 1000 * w50,
@@ -238,13 +244,53 @@ def scale_run(
     return rows, notes
 
 
+def compare(
+    stacks: dict[str, Settings], faiss: NewsService, corpus_file: Path, questions: Sequence[Question],
+    pg_pid: int, milvus_pid: int,
+) -> tuple[list[list[str]], list[str]]:  # fmt: skip
+    """The corpus ingested into the server stack, then the questions on both stacks: (table rows, notes)."""
+    notes: list[str] = []
+    servers = NewsService(stacks[STACK], faiss.embedder)
+    t0 = time.perf_counter()
+    report = servers.ingest_paths([corpus_file])
+    ingest_s = time.perf_counter() - t0
+    gen = servers._serving()
+    assert gen is not None and isinstance(gen.vectors, MilvusStore)
+    index_wait = wait_for_index(gen.vectors)
+    notes.append(
+        f"Server stack ingest: {report.added} articles, {report.passages_indexed} passages in {ingest_s:.0f} s"
+        f" ({report.passages_indexed / ingest_s:.0f} passages/s; {report.embedded} embedded, the rest from"
+        f" the cache), then {index_wait:.0f} s until Milvus had indexed every sealed row (HNSW)."
+    )
+    pg_rss, pg_pss = pg_memory_mb(pg_pid)
+    notes.append(
+        f"Server memory after ingest: PostgreSQL RSS {pg_rss:.0f} MB (postmaster + backends, shared memory"
+        f" counted per process), PSS {pg_pss:.0f} MB; Milvus RSS {rss_mb(milvus_pid):.0f} MB."
+    )
+    rows, tallies = quality(stacks, {"sqlite+faiss": faiss, STACK: servers}, questions)
+    for pipeline, _ in PIPELINES:
+        a, b = tallies[("sqlite+faiss", pipeline)], tallies[(STACK, pipeline)]
+        d1, d5 = (abs(a.hits[c] - b.hits[c]) / len(questions) for c in (1, 5))
+        notes.append(f"{pipeline}: Hit@1 differs by {d1:.3f}, Hit@5 by {d5:.3f} (must be within 0.01).")
+    pg_rss, pg_pss = pg_memory_mb(pg_pid)
+    notes.append(
+        f"After the questions: PostgreSQL RSS {pg_rss:.0f} MB (PSS {pg_pss:.0f} MB),"
+        f" Milvus {rss_mb(milvus_pid):.0f} MB, this process (model, FAISS, both"
+        f" services) {rss_mb():.0f} MB."
+    )
+    load = os.getloadavg()
+    notes.append(f"Load average after the questions: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.")
+    servers.close()
+    return rows, notes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start both servers, run the quality comparison and the synthetic scale, write results."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", type=Path, default=Path("/work/bench-new"))
     ap.add_argument("--work", type=Path, default=Path("/work/bench-stack2"))
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--limit", type=int, default=None, help="first N questions only (smoke runs)")
+    ap.add_argument("--limit", type=int, default=None, help="first N questions only (0: the scales only)")
     ap.add_argument("--scale", default="100000", help="synthetic sizes on the server stack ('' for none)")
     ap.add_argument("--queries", type=int, default=40, help="questions per pipeline at each scale")
     ap.add_argument("--csv", type=Path, default=RESULTS / "speed.csv")
@@ -280,37 +326,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         stacks[STACK] = server_settings(models, servers_dir, pg_url, milvus.uri)
         faiss = NewsService.open(stacks["sqlite+faiss"])
-        servers = NewsService(stacks[STACK], faiss.embedder)
-        t0 = time.perf_counter()
-        report = servers.ingest_paths([corpus_file])
-        ingest_s = time.perf_counter() - t0
-        gen = servers._serving()
-        assert gen is not None and isinstance(gen.vectors, MilvusStore)
-        index_wait = wait_for_index(gen.vectors)
-        notes.append(
-            f"Server stack ingest: {report.added} articles, {report.passages_indexed} passages in {ingest_s:.0f} s"
-            f" ({report.passages_indexed / ingest_s:.0f} passages/s; {report.embedded} embedded, the rest from"
-            f" the cache), then {index_wait:.0f} s until Milvus had indexed every sealed row (HNSW)."
-        )
-        notes.append(
-            f"Server memory after ingest: PostgreSQL RSS {server_rss_mb(pg_pid):.0f} MB (postmaster + backends,"
-            f" shared memory counted per process), PSS {pg_pss_mb(pg_pid):.0f} MB; Milvus RSS {psutil.Process(milvus.pid).memory_info().rss * MB:.0f} MB."
-        )
-        questions = [q for q in load_questions(data) if q.week <= LAST_TUNING_WEEK][: args.limit]
-        rows, tallies = quality(stacks, {"sqlite+faiss": faiss, STACK: servers}, questions)
-        for pipeline, _ in PIPELINES:
-            a, b = tallies[("sqlite+faiss", pipeline)], tallies[(STACK, pipeline)]
-            d1, d5 = (abs(a.hits[c] - b.hits[c]) / len(questions) for c in (1, 5))
-            notes.append(f"{pipeline}: Hit@1 differs by {d1:.3f}, Hit@5 by {d5:.3f} (must be within 0.01).")
-        notes.append(
-            f"After the questions: PostgreSQL RSS {server_rss_mb(pg_pid):.0f} MB (PSS {pg_pss_mb(pg_pid):.0f} MB),"
-            f" Milvus"
-            f" {psutil.Process(milvus.pid).memory_info().rss * MB:.0f} MB, this process (model, FAISS, both"
-            f" services) {psutil.Process().memory_info().rss * MB:.0f} MB."
-        )
-        load = os.getloadavg()
-        notes.append(f"Load average after the questions: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.")
-        servers.close()
+        rows: list[list[str]] = []
+        if args.limit != 0:
+            questions = [q for q in load_questions(data) if q.week <= LAST_TUNING_WEEK][: args.limit]
+            rows, quality_notes = compare(stacks, faiss, corpus_file, questions, pg_pid, milvus.pid)
+            notes += quality_notes
+            log("\n".join([*map(" | ".join, rows), *quality_notes]))  # kept should a later part fail
         queries = load_queries(args.queries)
         for n in [int(s) for s in args.scale.split(",") if s.strip()]:
             scale_url = fresh_database(pg_url, f"newsbot_scale_{n}")
@@ -320,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             csv_rows += scale_rows
             notes += scale_notes
+            log("\n".join(scale_notes))
         faiss.close()
     finally:
         milvus.stop()
@@ -330,17 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Total {time.perf_counter() - started:.0f} s; load average at the end {load[0]:.2f} {load[1]:.2f}"
         f" {load[2]:.2f} on {os.cpu_count()} cores shared with other engineers' work: latencies are noisy."
     )
-    header = [
-        "stack",
-        "pipeline",
-        "questions",
-        "Hit@1",
-        "Hit@5",
-        "Hit@10",
-        "answer acc",
-        "ask p50 ms",
-        "ask p95 ms",
-    ]
+    header = ["stack", "pipeline", "questions", "Hit@1", "Hit@5", "Hit@10", "answer acc", "ask p50 ms", "ask p95 ms"]  # fmt: skip
     lines = [
         f"### Both stacks side by side, RealTime QA tuning weeks ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
@@ -352,7 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
     ]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "server_stack.md").write_text("\n".join(lines), encoding="utf-8")
+    (RESULTS / ("server_stack.md" if rows else "server_stack_scale.md")).write_text(
+        "\n".join(lines), encoding="utf-8"
+    )
     print("\n".join(lines))
     return 0
 
