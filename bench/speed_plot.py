@@ -2,7 +2,7 @@
 
 Every stack's bench appends its own rows to bench/results/speed.csv (a row replaces the one of the same
 stack, size and pipeline), and the plot draws every stack it finds: SQLite + FAISS now, PostgreSQL + Milvus
-when its bench writes rows with stack "postgresql+milvus".
+when its bench (bench/server_stack.py) writes rows with stack "postgres+milvus".
 Run: .venv/bin/python -m bench.speed_plot [--csv bench/results/speed.csv] [--out bench/results/speed.png]
 """
 
@@ -100,7 +100,7 @@ def plot(rows: Sequence[LatencyRow], out: Path, targets: Sequence[tuple[int, flo
         at[r.passages] = max(at.get(r.passages, 0.0), r.rss_mb)
     for i, (stack, by_n) in enumerate(sorted(stacks.items())):
         x = sorted(by_n)
-        mem.plot(x, [by_n[n] / 1024 for n in x], "s-", color=colors[i % len(colors)], label=f"{stack}: process RSS")
+        mem.plot(x, [by_n[n] / 1024 for n in x], "s-", color=colors[i % len(colors)], label=f"{stack}: " + ("process RSS" if stack == "sqlite+faiss" else "process + servers"))
     for ax in (lat, mem):
         ax.set_xscale("log")
         ax.set_xlabel("passages")
@@ -109,7 +109,7 @@ def plot(rows: Sequence[LatencyRow], out: Path, targets: Sequence[tuple[int, flo
     lat.set_ylabel("ask latency, cold, ms")
     lat.set_title("NewsService.ask end to end")
     mem.set_ylabel("GB")
-    mem.set_title("memory of the asking process")
+    mem.set_title("memory: the asking process (+ its servers)")
     lat.legend(fontsize=7)
     mem.legend(fontsize=8)
     fig.tight_layout()
