@@ -54,6 +54,8 @@ END;
 # FTS5 costs ~2 us a posting: with 30k, BM25 p95 was 80 ms at 100k passages (bench/speed.py), and on
 # RealTime QA hybrid mode lost one question of Hit@1 against 50k (bench/quality.py).
 BM25_POSTINGS_BUDGET = 30_000
+# Terms whose (capped) posting counts one store remembers; past it the memory starts over.
+_DF_CACHE_TERMS = 100_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ class PassageStore(Database):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+        # Posting counts by (term, budget), valid while the database is unchanged (see _affordable_terms).
+        self._postings: dict[tuple[str, int], int] = {}
+        self._postings_version = -1
 
     def indexed_versions(self) -> dict[str, str]:
         """Article id to the content hash its passages were built from."""
@@ -145,6 +150,8 @@ class PassageStore(Database):
                     "INSERT OR REPLACE INTO indexed (article_id, hash) VALUES (?, ?)",
                     (article.id, article.hash),
                 )
+            # data_version does not move for this connection's own commits, so its counts go here.
+            self._postings.clear()
         return removed, added
 
     def count(self) -> int:
@@ -238,15 +245,7 @@ class PassageStore(Database):
         """
         if len(terms) <= 1:
             return list(terms)
-        counts = {
-            t: int(
-                self._conn.execute(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
-                    (_phrase(t), BM25_POSTINGS_BUDGET + 1),
-                ).fetchone()[0]
-            )
-            for t in terms
-        }
+        counts = {t: self._postings_count(t, BM25_POSTINGS_BUDGET + 1) for t in terms}
         keep: set[str] = set()
         total = 0
         for t in sorted(terms, key=lambda t: counts[t]):
@@ -255,6 +254,29 @@ class PassageStore(Database):
             keep.add(t)
             total += counts[t]
         return [t for t in terms if t in keep]
+
+    def _postings_count(self, term: str, cap: int) -> int:
+        """How many passages match `term`, counted up to `cap`; remembered until the database changes.
+
+        Counting reads up to `cap` postings per term (about half of a keyword search at 1M passages), and
+        the common terms that cost the most recur in question after question. PRAGMA data_version changes
+        when another connection commits; this connection's own writes clear the memory in replace_articles.
+        """
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._postings_version or len(self._postings) >= _DF_CACHE_TERMS:
+            self._postings.clear()
+            self._postings_version = version
+        key = (term, cap)
+        count = self._postings.get(key)
+        if count is None:
+            count = int(
+                self._conn.execute(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+                    (_phrase(term), cap),
+                ).fetchone()[0]
+            )
+            self._postings[key] = count
+        return count
 
 
 def _phrase(term: str) -> str:

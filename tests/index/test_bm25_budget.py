@@ -57,3 +57,34 @@ def test_over_budget_the_common_terms_are_dropped(tmp_path: Path, monkeypatch: p
     assert [store.get([h[0]])[h[0]].article_id for h in filtered] == ["rare"]
     assert store.keyword_search(["council", "dredging"], 50, Filters(sources=("elsewhere",))) == []
     store.close()
+
+
+def _dredging(ids: range) -> list[Article]:
+    return [
+        Article(id=f"d{i}", title=f"Dredging {i}", body="Dredging of the channel went on.", source="Agency")
+        for i in ids
+    ]
+
+
+def test_remembered_counts_follow_own_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passages_module, "BM25_POSTINGS_BUDGET", 40)
+    store = _store(tmp_path)
+    # Both terms fit (31 + 1 postings); the counts are now remembered.
+    assert len(store.keyword_search(["council", "dredging"], 50)) == 31
+    store.replace_articles([], [(a, chunk_article(a, 120, 1)) for a in _dredging(range(20))])
+    # "dredging" now has 21 postings: 21 + 31 > 40, so the commoner "council" is dropped.
+    hits = store.keyword_search(["council", "dredging"], 50)
+    assert {store.get([h[0]])[h[0]].article_id for h in hits} == {"rare", *(f"d{i}" for i in range(20))}
+    store.close()
+
+
+def test_remembered_counts_follow_other_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passages_module, "BM25_POSTINGS_BUDGET", 40)
+    reader = _store(tmp_path)
+    assert len(reader.keyword_search(["council", "dredging"], 50)) == 31
+    writer = PassageStore(tmp_path / "passages.db")
+    writer.replace_articles([], [(a, chunk_article(a, 120, 1)) for a in _dredging(range(20))])
+    writer.close()
+    hits = reader.keyword_search(["council", "dredging"], 50)
+    assert {reader.get([h[0]])[h[0]].article_id for h in hits} == {"rare", *(f"d{i}" for i in range(20))}
+    reader.close()
