@@ -54,6 +54,8 @@ END;
 # FTS5 costs ~2 us a posting: with 30k, BM25 p95 was 80 ms at 100k passages (bench/speed.py), and on
 # RealTime QA hybrid mode lost one question of Hit@1 against 50k (bench/quality.py).
 BM25_POSTINGS_BUDGET = 30_000
+# Terms whose (capped) posting counts one store remembers; past it the memory starts over.
+_DF_CACHE_TERMS = 100_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ class PassageStore(Database):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+        # Posting counts by (term, budget), valid while the database is unchanged (see _affordable_terms).
+        self._postings: dict[tuple[str, int], int] = {}
+        self._postings_version = -1
 
     def indexed_versions(self) -> dict[str, str]:
         """Article id to the content hash its passages were built from."""
@@ -145,6 +150,8 @@ class PassageStore(Database):
                     "INSERT OR REPLACE INTO indexed (article_id, hash) VALUES (?, ?)",
                     (article.id, article.hash),
                 )
+            # data_version does not move for this connection's own commits, so its counts go here.
+            self._postings.clear()
         return removed, added
 
     def count(self) -> int:
@@ -206,29 +213,34 @@ class PassageStore(Database):
         if not terms:
             return []
         with self._lock:
-            chosen = self._affordable_terms(terms)
+            chosen, over_budget = self._affordable_terms(terms)
             match = " OR ".join(_phrase(t) for t in chosen)
             # FTS5's bm25() is lower-is-better; negate so that higher is better like cosine.
             if filters.empty:
                 # Without filters the join to chunks only costs a row lookup per match.
-                sql = (
-                    "SELECT rowid, -bm25(chunks_fts, ?, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ?"
-                    " ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?"
-                )
-                params: list[object] = [title_weight, match, title_weight, k]
+                inner = "SELECT rowid, -bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+                params: list[object] = [title_weight, match]
             else:
                 where, filter_params = self._filter_sql(filters)
-                sql = (
+                inner = (
                     "SELECT chunks_fts.rowid, -bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
-                    " JOIN chunks ON chunks.id = chunks_fts.rowid"
-                    f" WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?"
+                    f" JOIN chunks ON chunks.id = chunks_fts.rowid WHERE chunks_fts MATCH ? AND {where}"
                 )
-                params = [title_weight, match, *filter_params, title_weight, k]
+                params = [title_weight, match, *filter_params]
+            if over_budget:
+                # Even the rarest term has more postings than the budget (10M passages: a 6 s query): score
+                # only its newest matches. Rowids grow with ingest, so this is the recent window first.
+                sql = f"SELECT * FROM ({inner} ORDER BY chunks_fts.rowid DESC LIMIT ?) ORDER BY s DESC LIMIT ?"
+                params += [BM25_POSTINGS_BUDGET, k]
+            else:
+                sql = f"{inner} ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?"
+                params += [title_weight, k]
             rows = self._conn.execute(sql, params).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def _affordable_terms(self, terms: Sequence[str]) -> list[str]:
-        """The rarest terms whose posting lists together fit BM25_POSTINGS_BUDGET (at least the rarest one).
+    def _affordable_terms(self, terms: Sequence[str]) -> tuple[list[str], bool]:
+        """The rarest terms whose posting lists fit BM25_POSTINGS_BUDGET (at least the rarest), and whether
+        even that one is over it.
 
         FTS5 scores every passage matching any OR-ed term before it can sort, so a query's cost is the sum
         of its terms' document frequencies: at a million passages one common word means hundreds of
@@ -236,17 +248,7 @@ class PassageStore(Database):
         side still sees the whole question, so they are the ones dropped. Counts stop at the budget, which
         keeps the counting itself cheap.
         """
-        if len(terms) <= 1:
-            return list(terms)
-        counts = {
-            t: int(
-                self._conn.execute(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
-                    (_phrase(t), BM25_POSTINGS_BUDGET + 1),
-                ).fetchone()[0]
-            )
-            for t in terms
-        }
+        counts = {t: self._postings_count(t, BM25_POSTINGS_BUDGET + 1) for t in terms}
         keep: set[str] = set()
         total = 0
         for t in sorted(terms, key=lambda t: counts[t]):
@@ -254,7 +256,30 @@ class PassageStore(Database):
                 break
             keep.add(t)
             total += counts[t]
-        return [t for t in terms if t in keep]
+        return [t for t in terms if t in keep], total > BM25_POSTINGS_BUDGET
+
+    def _postings_count(self, term: str, cap: int) -> int:
+        """How many passages match `term`, counted up to `cap`; remembered until the database changes.
+
+        Counting reads up to `cap` postings per term (about half of a keyword search at 1M passages), and
+        the common terms that cost the most recur in question after question. PRAGMA data_version changes
+        when another connection commits; this connection's own writes clear the memory in replace_articles.
+        """
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._postings_version or len(self._postings) >= _DF_CACHE_TERMS:
+            self._postings.clear()
+            self._postings_version = version
+        key = (term, cap)
+        count = self._postings.get(key)
+        if count is None:
+            count = int(
+                self._conn.execute(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+                    (_phrase(term), cap),
+                ).fetchone()[0]
+            )
+            self._postings[key] = count
+        return count
 
 
 def _phrase(term: str) -> str:

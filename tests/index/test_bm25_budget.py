@@ -50,10 +50,45 @@ def test_over_budget_the_common_terms_are_dropped(tmp_path: Path, monkeypatch: p
     # "council" matches 31 passages, over the budget: only the rare term is scored.
     hits = store.keyword_search(["council", "dredging"], 50)
     assert [store.get([h[0]])[h[0]].article_id for h in hits] == ["rare"]
-    # A single term is always searched, however common.
-    assert len(store.keyword_search(["council"], 50)) == 31
+    # A term over the budget on its own is still searched, in its newest 10 passages (the highest rowids).
+    newest = store.keyword_search(["council"], 50)
+    assert sorted(h[0] for h in newest) == list(range(22, 32))
+    filtered_newest = store.keyword_search(["council"], 50, Filters(sources=("agency",)))
+    assert sorted(h[0] for h in filtered_newest) == list(range(22, 32))
+    assert [h[1] for h in newest] == sorted((h[1] for h in newest), reverse=True)
     # With filters the join path applies the same budget: only the rare term is scored there too.
     filtered = store.keyword_search(["council", "dredging"], 50, Filters(sources=("agency",)))
     assert [store.get([h[0]])[h[0]].article_id for h in filtered] == ["rare"]
     assert store.keyword_search(["council", "dredging"], 50, Filters(sources=("elsewhere",))) == []
     store.close()
+
+
+def _dredging(ids: range) -> list[Article]:
+    return [
+        Article(id=f"d{i}", title=f"Dredging {i}", body="Dredging of the channel went on.", source="Agency")
+        for i in ids
+    ]
+
+
+def test_remembered_counts_follow_own_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passages_module, "BM25_POSTINGS_BUDGET", 40)
+    store = _store(tmp_path)
+    # Both terms fit (31 + 1 postings); the counts are now remembered.
+    assert len(store.keyword_search(["council", "dredging"], 50)) == 31
+    store.replace_articles([], [(a, chunk_article(a, 120, 1)) for a in _dredging(range(20))])
+    # "dredging" now has 21 postings: 21 + 31 > 40, so the commoner "council" is dropped.
+    hits = store.keyword_search(["council", "dredging"], 50)
+    assert {store.get([h[0]])[h[0]].article_id for h in hits} == {"rare", *(f"d{i}" for i in range(20))}
+    store.close()
+
+
+def test_remembered_counts_follow_other_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passages_module, "BM25_POSTINGS_BUDGET", 40)
+    reader = _store(tmp_path)
+    assert len(reader.keyword_search(["council", "dredging"], 50)) == 31
+    writer = PassageStore(tmp_path / "passages.db")
+    writer.replace_articles([], [(a, chunk_article(a, 120, 1)) for a in _dredging(range(20))])
+    writer.close()
+    hits = reader.keyword_search(["council", "dredging"], 50)
+    assert {reader.get([h[0]])[h[0]].article_id for h in hits} == {"rare", *(f"d{i}" for i in range(20))}
+    reader.close()
