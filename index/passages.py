@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -249,14 +249,8 @@ class PassageStore(Database):
         keeps the counting itself cheap.
         """
         counts = {t: self._postings_count(t, BM25_POSTINGS_BUDGET + 1) for t in terms}
-        keep: set[str] = set()
-        total = 0
-        for t in sorted(terms, key=lambda t: counts[t]):
-            if keep and total + counts[t] > BM25_POSTINGS_BUDGET:
-                break
-            keep.add(t)
-            total += counts[t]
-        return [t for t in terms if t in keep], total > BM25_POSTINGS_BUDGET
+        keep = terms_within_budget(counts, BM25_POSTINGS_BUDGET)
+        return [t for t in terms if t in keep], sum(counts[t] for t in keep) > BM25_POSTINGS_BUDGET
 
     def _postings_count(self, term: str, cap: int) -> int:
         """How many passages match `term`, counted up to `cap`; remembered until the database changes.
@@ -280,6 +274,18 @@ class PassageStore(Database):
             )
             self._postings[key] = count
         return count
+
+
+def terms_within_budget(counts: Mapping[str, int], budget: int) -> set[str]:
+    """The rarest terms whose posting counts add up to at most `budget`, and always the rarest one."""
+    keep: set[str] = set()
+    total = 0
+    for t in sorted(counts, key=lambda t: counts[t]):
+        if keep and total + counts[t] > budget:
+            break
+        keep.add(t)
+        total += counts[t]
+    return keep
 
 
 def _phrase(term: str) -> str:

@@ -15,7 +15,7 @@ from corpus.models import Article
 from corpus.pgdb import PgDatabase, Row, aware, from_db, open_connection
 from index.keywords import keyword_text
 from index.models import Chunk
-from index.passages import BM25_POSTINGS_BUDGET, PassageRow
+from index.passages import BM25_POSTINGS_BUDGET, PassageRow, terms_within_budget
 from index.query import Filters
 from index.stores.base import NO_FILTERS
 
@@ -178,13 +178,7 @@ class PgPassageStore(PgDatabase):
             )
             for t in terms
         }
-        keep: set[str] = set()
-        total = 0
-        for t in sorted(terms, key=lambda t: counts[t]):
-            if keep and total + counts[t] > BM25_POSTINGS_BUDGET:
-                break
-            keep.add(t)
-            total += counts[t]
+        keep = terms_within_budget(counts, BM25_POSTINGS_BUDGET)
         return [t for t in terms if t in keep and counts[t]]
 
 
