@@ -41,7 +41,7 @@ from bench.quality import (
     load_questions,
 )
 from bench.scale_build import SyntheticScale, _perturb, base_from_ingested
-from bench.speed import PIPELINES, load_queries, load_reranker, log
+from bench.speed import PIPELINES, load_queries, load_reranker, log, time_asks
 from bench.speed_plot import LatencyRow, write_rows
 from corpus.migrate import migrate
 from corpus.models import Article
@@ -49,7 +49,6 @@ from corpus.settings import Settings
 from corpus.storage import Storage
 from index.generation import open_index_directory
 from index.models import Chunk
-from index.query import Query
 from index.service import NewsService
 from index.stores.base import VectorAttrs
 from index.stores.milvus import MilvusStore
@@ -211,14 +210,9 @@ def scale_run(
         variant = NewsService(variant_settings, embedder)
         if variant_settings.index.reranker:
             load_reranker(variant)
-        cold, warm = [], []
-        for q in queries:
-            t = time.perf_counter()
-            variant.ask(Query(q))
-            cold.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            variant.ask(Query(q))
-            warm.append(time.perf_counter() - t)
+        cold: list[float] = []
+        warm: list[float] = []
+        time_asks(variant, queries, cold, warm)
         variant.close()
         # PSS for PostgreSQL: its backends' RSS each count the shared buffers again.
         pg_mb, milvus_mb = pg_memory_mb(pg_pid)[1], rss_mb(milvus_pid)

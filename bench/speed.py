@@ -44,6 +44,15 @@ SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
 STACK = "sqlite+faiss"
 
 
+def time_asks(service: NewsService, queries: Sequence[str], cold: list[float], warm: list[float]) -> None:
+    """Ask each question twice, appending the first (cold) and the repeated (warm) seconds."""
+    for q in queries:
+        for out in (cold, warm):
+            t = time.perf_counter()
+            service.ask(Query(q))
+            out.append(time.perf_counter() - t)
+
+
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
     opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as fh:
@@ -467,13 +476,7 @@ def bench_latency(
             if variant_settings.index.reranker:
                 load_reranker(variant)
             cold, warm = timings.setdefault(label, ([], []))
-            for q in queries:
-                t = time.perf_counter()
-                variant.ask(Query(q))
-                cold.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                variant.ask(Query(q))
-                warm.append(time.perf_counter() - t)
+            time_asks(variant, queries, cold, warm)
             variant.close()
         service = NewsService(settings, embedder)
         gen = service._serving()
