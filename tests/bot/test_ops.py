@@ -132,22 +132,23 @@ def test_unreachable_api_while_running_is_one_warning_per_failed_poll(
     assert "unhandled error" not in caplog.text and "Traceback" not in caplog.text
 
 
-def test_run_with_the_api_down_exits_with_one_line(tmp_path: Path) -> None:
+def _newsbot_run(tmp_path: Path, token: str, base_url: str) -> subprocess.CompletedProcess[str]:
+    """`newsbot run` as its own process with this token and Bot API address, to its exit."""
     env = {
         **os.environ,
         "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-        "NEWSBOT_TELEGRAM__TOKEN": "123456:TEST-TOKEN",
-        "NEWSBOT_TELEGRAM__BASE_URL": f"http://127.0.0.1:{free_port()}/bot",  # nobody listens there
+        "NEWSBOT_TELEGRAM__TOKEN": token,
+        "NEWSBOT_TELEGRAM__BASE_URL": base_url,
         "HF_HUB_OFFLINE": "1",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_run_with_the_api_down_exits_with_one_line(tmp_path: Path) -> None:
+    # Nobody listens at a free port.
+    done = _newsbot_run(tmp_path, "123456:TEST-TOKEN", f"http://127.0.0.1:{free_port()}/bot")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("error: cannot reach the Telegram Bot API at http://127.0.0.1:")
@@ -156,21 +157,7 @@ def test_run_with_the_api_down_exits_with_one_line(tmp_path: Path) -> None:
 
 def test_run_with_a_refused_token_exits_2_with_one_line(tmp_path: Path) -> None:
     with BotApiStub() as stub:
-        env = {
-            **os.environ,
-            "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-            "NEWSBOT_TELEGRAM__TOKEN": "999:WRONG-TOKEN",
-            "NEWSBOT_TELEGRAM__BASE_URL": stub.base_url,
-            "HF_HUB_OFFLINE": "1",
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "run"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = _newsbot_run(tmp_path, "999:WRONG-TOKEN", stub.base_url)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "refused the token (NEWSBOT_TELEGRAM__TOKEN)" in done.stderr and "WRONG-TOKEN" not in done.stderr
 
