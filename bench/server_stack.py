@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-import psycopg
 
 from bench.milvus_server import start_milvus
 from bench.milvus_stack import percentiles, prepare, wait_for_index
+from bench.postgres_stack import fresh_database, start_server
 from bench.postgres_stack import prepare as prepare_cache
-from bench.postgres_stack import start_server
 from bench.quality import (
     DATA,
     LAST_TUNING_WEEK,
@@ -43,7 +42,6 @@ from bench.quality import (
 from bench.scale_build import SyntheticScale, _perturb, base_from_ingested
 from bench.speed import PIPELINES, load_queries, load_reranker, log, time_asks
 from bench.speed_plot import LatencyRow, write_rows
-from corpus.migrate import migrate
 from corpus.models import Article
 from corpus.settings import Settings
 from corpus.storage import Storage
@@ -91,14 +89,6 @@ def pg_memory_mb(pid: int) -> tuple[float, float]:
             continue
         rss, pss = rss + info.rss, pss + info.pss
     return rss * MB, pss * MB
-
-
-def fresh_database(url: str, name: str) -> str:
-    """A new empty database on the server of url (dropped first if it exists); its url."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.replace("/newsbot_bench?", f"/{name}?")
 
 
 def quality(
@@ -329,7 +319,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         queries = load_queries(args.queries)
         for n in [int(s) for s in args.scale.split(",") if s.strip()]:
             scale_url = fresh_database(pg_url, f"newsbot_scale_{n}")
-            migrate(scale_url)
             scale_rows, scale_notes = scale_run(
                 n, stacks[STACK], scale_url, pg_pid, milvus.pid, faiss, source, work, queries
             )

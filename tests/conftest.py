@@ -94,17 +94,9 @@ def pg_url(pg_server: str) -> str:
     """A fresh, migrated database on the session's server, as a postgresql:// URL."""
     import uuid
 
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
+    from bench.postgres_stack import fresh_database
 
-    from corpus.migrate import migrate
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql://postgres@/{name}?host={conninfo_to_dict(pg_server)['host']}"
-    migrate(url)
-    return url
+    return fresh_database(pg_server, f"t_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
