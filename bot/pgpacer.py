@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from bot.ratelimit import MAX_INTERVAL, RECOVERY, SLOWDOWN
+from bot.ratelimit import MAX_INTERVAL, RECOVERY, SLOWDOWN, ChatSpacedPacer
 from corpus.pgdb import PgDatabase
 
 # Slot times come from the server's clock, so replicas on machines whose clocks differ still agree.
@@ -29,7 +29,7 @@ WHERE bot_id = %(bot)s
 """
 
 
-class PgSendPacer:
+class PgSendPacer(ChatSpacedPacer):
     """Spaces sends at `per_second` across all replicas of one bot, `per_chat` per chat within this one.
 
     A chat's digest is claimed by one replica only, so the per-chat spacing can stay in process; the
@@ -45,12 +45,9 @@ class PgSendPacer:
         per_chat: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(per_chat, clock)
         self.bot_id = bot_id
         self.base_interval = 1.0 / per_second
-        self.chat_interval = 1.0 / per_chat
-        self._clock = clock
-        self._chat_next: dict[int, float] = {}
-        self._paused_until = 0.0
         self._db = PgDatabase(conninfo, password)
         self._db.run(
             "INSERT INTO send_pace (bot_id, interval_s) VALUES (%s, %s) ON CONFLICT (bot_id) DO NOTHING",
@@ -62,23 +59,12 @@ class PgSendPacer:
         row = self._db.execute(_RESERVE, {"base": self.base_interval, "recovery": RECOVERY, "bot": self.bot_id})
         return float(row[0]["wait"]), float(row[0]["paused"])
 
-    async def wait(self, chat_id: int) -> None:
-        """Sleep until this chat may be sent to, then reserve the bot's next shared slot and sleep until it."""
-        while True:
-            now = self._clock()
-            ready = max(self._chat_next.get(chat_id, 0.0), self._paused_until)
-            if ready > now:
-                await asyncio.sleep(ready - now)
-                continue
-            wait, paused = await asyncio.to_thread(self._reserve)
-            now = self._clock()
-            # A pause another replica took is learnt here and honoured by this process's next waits.
-            self._paused_until = max(self._paused_until, now + paused)
-            self._chat_next[chat_id] = now + max(wait, 0.0) + self.chat_interval
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if self._clock() + 1e-3 >= self._paused_until:
-                return
+    async def _reserve_slot(self) -> float:
+        """The bot's next shared slot, from the row every replica reserves in."""
+        wait, paused = await asyncio.to_thread(self._reserve)
+        # A pause another replica took is learnt here and honoured by this process's next waits.
+        self._paused_until = max(self._paused_until, self._clock() + paused)
+        return wait
 
     def ok(self) -> None:
         """A send went through; the shared interval recovers with each reservation instead."""

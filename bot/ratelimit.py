@@ -80,18 +80,18 @@ def open_pacer(settings: Settings, per_second: float | None = None) -> Pacer:
     return SendPacer(rate)
 
 
-class SendPacer:
-    """Spaces sends evenly at `per_second` overall and `per_chat` per chat; a RetryAfter pauses everyone."""
+class ChatSpacedPacer:
+    """The wait loop every pacer shares: per-chat spacing and pauses here, the overall slot from `_reserve_slot`."""
 
-    def __init__(
-        self, per_second: float, per_chat: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.base_interval = self.interval = 1.0 / per_second
+    def __init__(self, per_chat: float, clock: Callable[[], float]) -> None:
         self.chat_interval = 1.0 / per_chat
         self._clock = clock
-        self._next = 0.0
         self._paused_until = 0.0
         self._chat_next: dict[int, float] = {}
+
+    async def _reserve_slot(self) -> float:
+        """Reserve the next overall slot; seconds until it."""
+        raise NotImplementedError
 
     async def wait(self, chat_id: int) -> None:
         """Sleep until this chat may be sent to, then reserve the next overall slot and sleep until it."""
@@ -102,13 +102,30 @@ class SendPacer:
                 await asyncio.sleep(ready - now)
                 continue
             # Reserving before sleeping keeps concurrent senders from sharing a slot.
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-            self._chat_next[chat_id] = slot + self.chat_interval
-            if slot > now:
-                await asyncio.sleep(slot - now)
+            wait = await self._reserve_slot()
+            self._chat_next[chat_id] = self._clock() + max(wait, 0.0) + self.chat_interval
+            if wait > 0:
+                await asyncio.sleep(wait)
             if self._clock() + 1e-3 >= self._paused_until:
                 return
+
+
+class SendPacer(ChatSpacedPacer):
+    """Spaces sends evenly at `per_second` overall and `per_chat` per chat; a RetryAfter pauses everyone."""
+
+    def __init__(
+        self, per_second: float, per_chat: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(per_chat, clock)
+        self.base_interval = self.interval = 1.0 / per_second
+        self._next = 0.0
+
+    async def _reserve_slot(self) -> float:
+        """The next slot of this process."""
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        return slot - now
 
     def ok(self) -> None:
         """A send went through: win back speed lost to earlier flood waits, a little at a time."""
