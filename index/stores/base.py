@@ -98,6 +98,12 @@ def _seconds(value: datetime | None) -> float:
     return math.nan if value is None else float(math.floor(value.timestamp()))
 
 
+def check_rows(ids: Sequence[int], attrs: Sequence[VectorAttrs]) -> None:
+    """Refuse an add whose ids and attribute rows do not pair up (a caller's bug, never data)."""
+    if len(ids) != len(attrs):
+        raise ValueError(f"{len(ids)} ids but {len(attrs)} attribute rows")
+
+
 class AttrTable:
     """Filter attributes by chunk id in numpy arrays, for stores that do not keep such fields themselves."""
 
@@ -110,8 +116,7 @@ class AttrTable:
 
     def add(self, ids: Sequence[int], attrs: Sequence[VectorAttrs]) -> None:
         """Record the attributes of new ids."""
-        if len(ids) != len(attrs):
-            raise ValueError(f"{len(ids)} ids but {len(attrs)} attribute rows")
+        check_rows(ids, attrs)
         codes = {s: i for i, s in enumerate(self.sources)}
         new_codes = []
         for a in attrs:

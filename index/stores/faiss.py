@@ -27,7 +27,7 @@ import numpy as np
 from corpus.errors import IndexMismatchError
 from corpus.settings import Settings
 from index.query import Filters
-from index.stores.base import NO_FILTERS, AttrTable, SnapshotFile, VectorAttrs
+from index.stores.base import NO_FILTERS, AttrTable, SnapshotFile, VectorAttrs, check_rows
 
 IndexKind = Literal["auto", "flat", "ivf", "ivfpq"]
 Layout = Literal["flat", "ivf", "ivfpq"]
@@ -350,8 +350,7 @@ class FaissStore:
 
     def add(self, ids: Sequence[int], vectors: np.ndarray, attrs: Sequence[VectorAttrs]) -> None:
         """Add vectors under their chunk ids, with their filter attributes."""
-        if len(ids) != len(attrs):
-            raise ValueError(f"{len(ids)} ids but {len(attrs)} attribute rows")
+        check_rows(ids, attrs)
         with self._lock:
             self._index.add(ids, vectors)
             self._attrs.add(ids, attrs)

@@ -11,7 +11,7 @@ import numpy as np
 from corpus.errors import IndexMismatchError
 from corpus.settings import Settings
 from index.query import Filters
-from index.stores.base import NO_FILTERS, AttrTable, SnapshotFile, VectorAttrs
+from index.stores.base import NO_FILTERS, AttrTable, SnapshotFile, VectorAttrs, check_rows
 
 
 class MemoryStore:
@@ -48,8 +48,7 @@ class MemoryStore:
 
     def add(self, ids: Sequence[int], vectors: np.ndarray, attrs: Sequence[VectorAttrs]) -> None:
         """Add vectors under their chunk ids (rows stay aligned with the attribute table's ids)."""
-        if len(ids) != len(attrs):
-            raise ValueError(f"{len(ids)} ids but {len(attrs)} attribute rows")
+        check_rows(ids, attrs)
         if not len(ids):
             return
         rows = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)

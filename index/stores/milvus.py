@@ -26,7 +26,7 @@ from pymilvus import DataType, MilvusClient, MilvusException
 from corpus.errors import ConfigError, IndexMismatchError, StoreError
 from corpus.settings import MilvusSettings, Settings
 from index.query import Filters
-from index.stores.base import NO_FILTERS, VectorAttrs
+from index.stores.base import NO_FILTERS, VectorAttrs, check_rows
 
 RECORD_FILE = "milvus.json"
 STAMP_FILE = "milvus.flushed"
@@ -198,8 +198,7 @@ class MilvusStore:
 
     def add(self, ids: Sequence[int], vectors: np.ndarray, attrs: Sequence[VectorAttrs]) -> None:
         """Add (or replace) vectors under their chunk ids, with their filter attributes as scalar fields."""
-        if len(ids) != len(attrs):
-            raise ValueError(f"{len(ids)} ids but {len(attrs)} attribute rows")
+        check_rows(ids, attrs)
         if not len(ids):
             return
         rows = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
