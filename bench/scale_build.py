@@ -235,6 +235,17 @@ class SyntheticScale:
         )
         tmp.replace(self.rows_file)
 
+    def _folder(self) -> Path:
+        """The staged generation folder rows.npz names."""
+        with np.load(self.rows_file) as data:
+            return IndexDirectory(self.data_dir / "index").root / str(data["folder"])
+
+    def write_keywords(self, log: Callable[[str], None]) -> None:
+        """Stage 1b: a keyword index kept beside SQLite (tantivy) catches up with the copied rows on open."""
+        started = time.perf_counter()
+        Generation.open(self._folder()).close()
+        log(f"scale {self.n}: keyword index built ({time.perf_counter() - started:.0f}s)")
+
     def write_vectors(self, kind: IndexKind, log: Callable[[str], None]) -> str:
         """Stage 2: the FAISS store of the staged generation, streamed in; published. Returns its layout."""
         started = time.perf_counter()
@@ -280,5 +291,7 @@ class SyntheticScale:
         started = time.perf_counter()
         if not self.rows_file.exists():
             self.write_passages(manifest, log)
+        if manifest.keywords != "fts5":
+            self.write_keywords(log)
         layout = self.write_vectors(kind, log)
         done.write_text(f"{self.n} passages, {layout}, built in {time.perf_counter() - started:.0f}s\n")

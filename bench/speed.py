@@ -194,9 +194,19 @@ def chunk_texts(articles: Sequence[Article], n: int) -> list[str]:
     return list(dict.fromkeys(texts))[:n]
 
 
-def index_settings(embedder: Embedder) -> dict[str, object]:
-    """The [index] settings an embedder built by embedder_variant stands for."""
-    return {"backend": embedder.backend, "max_tokens": embedder.max_tokens, "batch_size": embedder.batch_size}
+def index_settings(embedder: Embedder, keywords: str = "fts5") -> dict[str, object]:
+    """The [index] settings an embedder built by embedder_variant stands for, with a keyword index."""
+    return {
+        "backend": embedder.backend,
+        "max_tokens": embedder.max_tokens,
+        "batch_size": embedder.batch_size,
+        "keywords": keywords,
+    }
+
+
+def stack_label(keywords: str) -> str:
+    """The stack a row is plotted under: SQLite + FAISS, and its keyword index when it is not FTS5."""
+    return STACK if keywords == "fts5" else f"{STACK}+{keywords}"
 
 
 def embed_encoders(backends: Sequence[str]) -> dict[str, Callable[[Sequence[str]], np.ndarray]]:
@@ -429,6 +439,7 @@ def bench_latency(
     work: Path,
     csv_path: Path,
     label_suffix: str = "",
+    keywords: str = "fts5",
 ) -> None:
     """p50/p95 of ask() end to end and of each retrieval mode, index load time and RSS at each size."""
     from index.query import Filters, SearchPlan
@@ -443,8 +454,8 @@ def bench_latency(
     split_header: list[str] = []
     for n in sizes:
         settings = Settings(
-            data_dir=work / f"scale-{n}",
-            index=index_settings(embedder),
+            data_dir=work / (f"scale-{n}" if keywords == "fts5" else f"scale-{n}-{keywords}"),
+            index=index_settings(embedder, keywords),
         )
         scale = SyntheticScale(n, settings.data_dir, base)
         if not (settings.data_dir / "BUILT").exists():
@@ -487,7 +498,7 @@ def bench_latency(
         parts: dict[str, list[float]] = {
             "embed query": [],
             "faiss": [],
-            "fts5 bm25": [],
+            f"{keywords} bm25": [],
             "retrieve dense": [],
             "retrieve bm25": [],
             "retrieve hybrid": [],
@@ -508,7 +519,7 @@ def bench_latency(
             parts["faiss"].append(time.perf_counter() - t)
             t = time.perf_counter()
             gen.passages.keyword_search(query_terms(q), idx.candidates, title_weight=idx.title_weight)
-            parts["fts5 bm25"].append(time.perf_counter() - t)
+            parts[f"{keywords} bm25"].append(time.perf_counter() - t)
             for mode in ("dense", "bm25", "hybrid"):
                 t = time.perf_counter()
                 found = HybridRetriever(gen.passages, gen.vectors, idx).retrieve(
@@ -521,7 +532,7 @@ def bench_latency(
             t = time.perf_counter()
             service.writer.write(q, found[: idx.top_k])
             parts["answer reader"].append(time.perf_counter() - t)
-            if i < before_queries and query_terms(q):
+            if i < before_queries and query_terms(q) and keywords == "fts5":
                 t = time.perf_counter()
                 _all_terms_bm25(db, query_terms(q), idx.candidates, idx.title_weight)
                 parts["fts5 all terms (before)"].append(time.perf_counter() - t)
@@ -533,7 +544,7 @@ def bench_latency(
         layout = _faiss(gen).layout
         csv_rows += [
             LatencyRow(
-                stack=STACK,
+                stack=stack_label(keywords),
                 passages=n,
                 pipeline=label + label_suffix,
                 layout=layout,
@@ -552,7 +563,7 @@ def bench_latency(
         rows += [
             [
                 f"{n:,}",
-                label + label_suffix,
+                label + label_suffix + ("" if keywords == "fts5" else f", {keywords}"),
                 layout,
                 f"{load:.2f}",
                 f"{rss1 - rss0:.0f}",
@@ -650,6 +661,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="try another BM25 postings budget (index.passages.BM25_POSTINGS_BUDGET); rows are labelled with it",
     )
+    p.add_argument(
+        "--keywords", default="fts5", choices=("fts5", "tantivy"), help="the keyword index (index.keywords)"
+    )
     p.add_argument("--csv", type=Path, default=RESULTS / "speed.csv", help="latency rows, merged by stack and size")
     p.add_argument("--out", type=Path, default=RESULTS / "speed.md")
     return p.parse_args(argv)
@@ -702,6 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.scale_dir,
             args.csv,
             suffix,
+            args.keywords,
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(report.parts))

@@ -70,6 +70,9 @@ class IndexSettings(BaseModel):
     # Where a generation's vectors live: "faiss" (the default), "memory" (exact numpy search, small corpora) or
     # "milvus" (a Milvus server, [milvus]); see index/stores/. Changing it needs a reindex.
     store: str = "faiss"
+    # The keyword (BM25) index: "fts5" (SQLite's, the default) or "tantivy" (skips postings that cannot reach
+    # the top, filters inside the index; for millions of passages, README "Scale-out"). Needs a reindex.
+    keywords: Literal["fts5", "tantivy"] = "fts5"
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
     top_k: int = Field(5, ge=1, le=100)
     candidates: int = Field(100, ge=10)

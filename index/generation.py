@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from corpus.errors import IndexBusyError, IndexMismatchError, StoreError
+from corpus.errors import ConfigError, IndexBusyError, IndexMismatchError, StoreError
 from corpus.settings import Settings
 from corpus.storage import Storage
 from index.passages import PassageIndex, PassageStore
@@ -45,6 +45,8 @@ class Manifest:
     max_tokens: int = 0
     # The vector store holding the vectors (index.store).
     store: str = "faiss"
+    # The keyword index beside the passages (index.keywords): SQLite FTS5, or tantivy for big corpora.
+    keywords: str = "fts5"
     format_version: int = FORMAT_VERSION
     created_at: str = ""
 
@@ -59,6 +61,7 @@ class Manifest:
             "chunk_words",
             "chunk_overlap_sentences",
             "store",
+            "keywords",
             "format_version",
         ):
             mine, theirs = getattr(self, name), getattr(other, name)
@@ -82,6 +85,20 @@ def sqlite_passages(folder: Path) -> PassageIndex:
     return PassageStore(folder / PASSAGES_FILE)
 
 
+def _open_passages(folder: Path, keywords: str, open_passages: PassageOpener) -> PassageIndex:
+    """The generation's passages with the keyword index its manifest names."""
+    if keywords == "fts5":
+        return open_passages(folder)
+    if keywords != "tantivy":
+        raise ConfigError(f"unknown keyword index {keywords!r} (index.keywords): use fts5 or tantivy")
+    if open_passages is not sqlite_passages:
+        raise ConfigError("index.keywords = 'tantivy' keeps its index beside SQLite passages, not on PostgreSQL")
+    # Imported when used: tantivy's wheel is loaded only by the corpora that ask for it.
+    from index.tantivy_passages import TantivyPassageStore
+
+    return TantivyPassageStore(folder / PASSAGES_FILE)
+
+
 class Generation:
     """One built (or being built) index folder: its passages, its vectors and its manifest."""
 
@@ -94,7 +111,7 @@ class Generation:
     ) -> None:
         self.folder = folder
         self.manifest = manifest
-        self.passages = open_passages(folder)
+        self.passages = _open_passages(folder, manifest.keywords, open_passages)
         # Settings reach stores that live on a server (milvus); file stores need none.
         self.vectors: VectorStore = open_vector_store(manifest.store, folder, manifest.dimension, settings)
 

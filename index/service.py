@@ -99,6 +99,7 @@ class NewsService:
             chunk_words=idx.chunk_words,
             chunk_overlap_sentences=idx.chunk_overlap_sentences,
             store=idx.store,
+            keywords=idx.keywords,
         )
 
     def _check(self, gen: Generation) -> Generation:
