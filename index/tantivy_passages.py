@@ -110,7 +110,7 @@ class TantivyPassageStore(PassageStore):
                 docs.append((next(ids), title, text, _seconds(effective), article.source))
         with self._lock:
             self._write(removed, docs)
-            self._level()
+            self._level(full=True)
         return removed, added
 
     def _write(
@@ -160,20 +160,28 @@ class TantivyPassageStore(PassageStore):
         top = searcher.fast_field_values("id", [hits[0][1]])[0] if hits else 0
         return count, int(top)
 
-    def _level(self) -> None:
-        """Bring the keyword index level with the passage table (see the module docstring)."""
+    def _level(self, full: bool = False) -> None:
+        """Bring the keyword index level with the passage table (see the module docstring).
+
+        Opening only looks for passages past the index's highest id (cheap at any size; counting a 10M-row
+        table is not); a write also compares the counts, so documents a crash left behind go at the next one.
+        """
         with self._lock:
             count, top = self._keyword_state()
-            rows, max_id = self._conn.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM chunks").fetchone()
-            behind = self._conn.execute("SELECT COUNT(*) FROM chunks WHERE id > ?", (top,)).fetchone()[0]
-            if count == rows and top == max_id:
+            max_id = int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0])
+            behind = int(self._conn.execute("SELECT COUNT(*) FROM chunks WHERE id > ?", (top,)).fetchone()[0])
+            if full or (count == 0 and max_id > 0):
+                rows = int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+                if count + behind != rows:
+                    log.warning("keyword index %s disagrees with the passages: rebuilding it", self.folder)
+                    self._write([], [], clear=True)
+                    top, behind = 0, rows
+            if not behind:
                 return
-            if count + behind != rows:
-                log.warning("keyword index %s disagrees with the passages: rebuilding it", self.folder)
-                self._write([], [], clear=True)
-                top = 0
-            else:
-                log.info("keyword index %s is %d passages behind: adding them", self.folder, behind)
+            if not full and self._writer_busy():
+                # The writer that holds it is about to add these passages itself.
+                return
+            log.info("keyword index %s is %d passages behind: adding them", self.folder, behind)
             while True:
                 batch = self._conn.execute(
                     "SELECT id, fts_title, fts_text, effective_at, source FROM chunks WHERE id > ? ORDER BY id"
@@ -187,6 +195,15 @@ class TantivyPassageStore(PassageStore):
                 )
                 top = batch[-1][0]
                 log.info("keyword index %s: up to passage %d", self.folder, top)
+
+    def _writer_busy(self) -> bool:
+        """Whether another process holds the keyword index's writer lock right now."""
+        try:
+            writer = self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        except ValueError:
+            return True
+        del writer
+        return False
 
     def keyword_search(
         self, terms: Sequence[str], k: int, filters: Filters = NO_FILTERS, title_weight: float = 0.5

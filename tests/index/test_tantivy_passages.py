@@ -149,8 +149,11 @@ def test_repaired_from_sqlite_after_a_crash(tmp_path: Path) -> None:
     conn.execute("DELETE FROM chunks WHERE article_id = 'late'")
     conn.commit()
     conn.close()
+    # Documents of passages SQLite no longer has go at the next write (opening does not count 10M rows).
     shrunk = TantivyPassageStore(path)
-    assert shrunk.keyword_search(["dredging"], 10) == []
+    shrunk.replace_articles(["bridge"], [])
+    assert shrunk.keyword_search(["dredging"], 10) == [] and shrunk.keyword_search(["bridge"], 10) == []
+    assert _article_ids(shrunk, shrunk.keyword_search(["railway"], 10))[0] == "rail"
     shrunk.close()
 
 
