@@ -100,7 +100,7 @@ def plot(rows: Sequence[LatencyRow], out: Path, targets: Sequence[tuple[int, flo
         at[r.passages] = max(at.get(r.passages, 0.0), r.rss_mb)
     for i, (stack, by_n) in enumerate(sorted(stacks.items())):
         x = sorted(by_n)
-        mem.plot(x, [by_n[n] / 1024 for n in x], "s-", color=colors[i % len(colors)], label=f"{stack}: " + ("process RSS" if stack == "sqlite+faiss" else "process + servers"))
+        mem.plot(x, [by_n[n] / 1024 for n in x], "s-", color=colors[i % len(colors)], label=f"{stack}: " + ("process + servers" if stack.startswith("postgres") else "process RSS"))
     for ax in (lat, mem):
         ax.set_xscale("log")
         ax.set_xlabel("passages")
