@@ -145,15 +145,15 @@ def test_repaired_from_sqlite_after_a_crash(tmp_path: Path) -> None:
     rebuilt = TantivyPassageStore(path)
     assert _article_ids(rebuilt, rebuilt.keyword_search(["railway"], 10))[0] == "rail"
     rebuilt.close()
-    conn = sqlite3.connect(path)
-    conn.execute("DELETE FROM chunks WHERE article_id = 'late'")
-    conn.commit()
-    conn.close()
     # A damaged keyword index is rebuilt from the passages, not a failure to open.
     (tmp_path / FOLDER / "meta.json").write_text("{broken")
     damaged = TantivyPassageStore(path)
     assert _article_ids(damaged, damaged.keyword_search(["dredging"], 10)) == ["late"]
     damaged.close()
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM chunks WHERE article_id = 'late'")
+    conn.commit()
+    conn.close()
     # Documents of passages SQLite no longer has go at the next write (opening does not count 10M rows).
     shrunk = TantivyPassageStore(path)
     shrunk.replace_articles(["bridge"], [])
