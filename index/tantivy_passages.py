@@ -26,7 +26,6 @@ import tantivy
 from corpus.db import from_iso
 from corpus.errors import StoreError
 from corpus.models import Article
-from index.keywords import keyword_text
 from index.models import Chunk
 from index.passages import PassageStore
 from index.query import Filters
@@ -44,6 +43,8 @@ _WRITER_HEAP = 64_000_000
 # Catching up (a crash, a bulk load written straight to SQLite) commits every batch, so it resumes too.
 _REPAIR_BATCH = 200_000
 _REPAIR_HEAP = 400_000_000
+# Past this many passages a catch-up is a bulk load: logged, and indexed on every core.
+_SMALL_WRITE = 10_000
 
 
 def _analyzer() -> Any:
@@ -100,16 +101,11 @@ class TantivyPassageStore(PassageStore):
     ) -> tuple[list[int], list[int]]:
         """Drop and add passages in SQLite, then the same in the keyword index."""
         removed, added = super().replace_articles(remove, articles)
-        docs = []
-        ids = iter(added)
-        for article, chunks in articles:
-            title = keyword_text(article.title, article.language) or article.title
-            effective = article.published_at or article.fetched_at
-            for chunk in chunks:
-                text = keyword_text(chunk.text, article.language) or chunk.text
-                docs.append((next(ids), title, text, _seconds(effective), article.source))
+        # New passages always get ids past the highest one, so catching up adds exactly them, read back
+        # as SQLite stored them (its keyword columns already hold the stems).
         with self._lock:
-            self._write(removed, docs)
+            if removed:
+                self._write(removed, [])
             self._level(full=True)
         return removed, added
 
@@ -122,7 +118,7 @@ class TantivyPassageStore(PassageStore):
     ) -> None:
         """One tantivy commit: remove ids (every document when `clear`), then add documents."""
         try:
-            # A bulk write indexes on every core; an ingest's few passages on one.
+            # A bulk load indexes on every core; an ingest's few passages on one.
             writer = self._index.writer(
                 heap_size=_REPAIR_HEAP if bulk else _WRITER_HEAP, num_threads=0 if bulk else 1
             )
@@ -168,42 +164,37 @@ class TantivyPassageStore(PassageStore):
         """
         with self._lock:
             count, top = self._keyword_state()
-            max_id = int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0])
             behind = int(self._conn.execute("SELECT COUNT(*) FROM chunks WHERE id > ?", (top,)).fetchone()[0])
-            if full or (count == 0 and max_id > 0):
+            clear = False
+            if full:
                 rows = int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
                 if count + behind != rows:
                     log.warning("keyword index %s disagrees with the passages: rebuilding it", self.folder)
-                    self._write([], [], clear=True)
-                    top, behind = 0, rows
-            if not behind:
+                    clear, top, behind = True, 0, rows
+            if not behind and not clear:
                 return
-            if not full and self._writer_busy():
-                # The writer that holds it is about to add these passages itself.
-                return
-            log.info("keyword index %s is %d passages behind: adding them", self.folder, behind)
-            while True:
-                batch = self._conn.execute(
-                    "SELECT id, fts_title, fts_text, effective_at, source FROM chunks WHERE id > ? ORDER BY id"
-                    " LIMIT ?",
-                    (top, _REPAIR_BATCH),
-                ).fetchall()
-                if not batch:
-                    break
-                self._write(
-                    [], [(r[0], r[1], r[2], _seconds(from_iso(r[3])), r[4]) for r in batch], bulk=True
-                )
-                top = batch[-1][0]
-                log.info("keyword index %s: up to passage %d", self.folder, top)
+            try:
+                self._catch_up(top, behind, clear)
+            except StoreError:
+                if full:
+                    raise
+                # Opened while another process writes: that writer adds these passages itself.
 
-    def _writer_busy(self) -> bool:
-        """Whether another process holds the keyword index's writer lock right now."""
-        try:
-            writer = self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
-        except ValueError:
-            return True
-        del writer
-        return False
+    def _catch_up(self, top: int, behind: int, clear: bool) -> None:
+        """Add the passages past id `top` (after dropping every document when `clear`), a commit a batch."""
+        bulk = behind > _SMALL_WRITE
+        if clear:
+            self._write([], [], clear=True)
+        if bulk:
+            log.info("keyword index %s is %d passages behind: adding them", self.folder, behind)
+        while batch := self._conn.execute(
+            "SELECT id, fts_title, fts_text, effective_at, source FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+            (top, _REPAIR_BATCH),
+        ).fetchall():
+            self._write([], [(r[0], r[1], r[2], _seconds(from_iso(r[3])), r[4]) for r in batch], bulk=bulk)
+            top = batch[-1][0]
+            if bulk:
+                log.info("keyword index %s: up to passage %d", self.folder, top)
 
     def keyword_search(
         self, terms: Sequence[str], k: int, filters: Filters = NO_FILTERS, title_weight: float = 0.5
