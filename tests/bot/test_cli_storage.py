@@ -52,9 +52,15 @@ def test_migrate_upgrades_a_database_of_an_older_newsbot(
     url = f"postgresql://postgres@/t_cli_upgrade?host={host}"
     monkeypatch.setenv("NEWSBOT_STORAGE__URL", url)
     assert run_cli(["migrate"], capsys)[0] == 0
-    # The database as schema 0001 left it: subscriptions had no language yet, one subscriber stored.
+    # The database as schema 0001 left it: subscriptions had no language yet and passages no keyword
+    # statistics; one subscriber and one passage stored.
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER TABLE subscribers DROP COLUMN language")
+        conn.execute("DROP TABLE keyword_stats")
+        conn.execute(
+            "INSERT INTO passages (generation, article_id, ord, title, text, embed_hash, kw_config)"
+            " VALUES ('gen-1', 'a', 0, 'Rail link', 'The new railway opened on Monday.', 'h', 'english')"
+        )
         conn.execute("UPDATE alembic_version SET version_num = '0001'")
         conn.execute("INSERT INTO subscribers VALUES (7, '08:00', 'UTC', TRUE, now())")
     code, _, err = run_cli(["feeds", "list"], capsys)
@@ -63,4 +69,7 @@ def test_migrate_upgrades_a_database_of_an_older_newsbot(
     assert code == 0 and f"0001 -> revision {head_revision()}" in out
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT chat_id, language FROM subscribers").fetchone()
+        stats = conn.execute("SELECT generation, passages, tokens FROM keyword_stats").fetchall()
     assert row == (7, None)
+    # BM25's statistics are counted from the passages already there: six words once stopwords are gone.
+    assert stats == [("gen-1", 1, 6)]

@@ -89,6 +89,49 @@ def test_passage_index_contract(tmp_path: Path, storage_url: str) -> None:
         store.close()
 
 
+def _article(ident: str, body: str, day: int = 0) -> Article:
+    return Article(id=ident, title="Daily report", body=body, source="Wire", published_at=T0 + timedelta(days=day))
+
+
+MARKET = [
+    _article("zinc", "Zinc prices rose on Monday."),
+    *[_article(f"m{i}", f"Market, market, market, market {i}.") for i in range(5)],
+    _article("short", "Copper shortage hits the market.", 1),
+    _article("long", "Copper was mentioned once in a much longer passage about the market, the weather, the roads,"
+             " the schools, the trains, the harbour, the prices of bread and the mood of the town that week.", 2),
+]  # fmt: skip
+
+
+def test_keyword_ranking_is_bm25(tmp_path: Path, storage_url: str) -> None:
+    store = _passages(tmp_path, storage_url)
+    try:
+        store.replace_articles([], [(a, chunk_article(a, 120, 1)) for a in MARKET])
+
+        def top(terms: list[str]) -> list[str]:
+            return _ids(store, [i for i, _ in store.keyword_search(terms, 10)])
+
+        # A rare word outweighs a common one said four times (IDF); of two passages with the same rare word
+        # once, the shorter ranks first (length normalisation).
+        assert top(["market", "zinc"])[0] == "zinc"
+        assert top(["copper"]) == ["short", "long"]
+        # Scores after removals equal those of a store that only ever held what is left: the passage count
+        # and lengths BM25 reads follow deletions.
+        store.replace_articles(["zinc", "m0", "m1"], [])
+        fresh = _passages(tmp_path / "fresh", storage_url, "gen-fresh")
+        try:
+            fresh.replace_articles([], [(a, chunk_article(a, 120, 1)) for a in MARKET if a.id not in {"zinc", "m0", "m1"}])
+
+            def scored(index: PassageIndex) -> list[tuple[str, float]]:
+                hits = index.keyword_search(["market", "copper"], 10)
+                return [(a, round(s, 6)) for a, (_, s) in zip(_ids(index, [i for i, _ in hits]), hits, strict=True)]
+
+            assert scored(store) == scored(fresh) and len(scored(store)) == 5
+        finally:
+            fresh.close()
+    finally:
+        store.close()
+
+
 def test_pointer_and_writer_lock(tmp_path: Path, storage_url: str) -> None:
     storage = Storage(data_dir=tmp_path, url=storage_url)
     one, two = open_index_directory(storage), open_index_directory(storage)
