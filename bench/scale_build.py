@@ -26,7 +26,8 @@ from index.chunking import chunk_article
 from index.generation import MANIFEST_FILE, Generation, IndexDirectory, Manifest
 from index.models import Chunk
 from index.stores.base import AttrTable
-from index.stores.faiss import FaissStore, IndexKind, train_size
+from index.stores.faiss import FaissStore
+from index.stores.faiss_layout import IndexKind, train_size
 
 BATCH = 20_000
 # Noise norm relative to the unit base vector: a copy keeps cosine ~0.97 with its original.

@@ -14,12 +14,11 @@ vectors it holds.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import faiss
 import numpy as np
@@ -28,111 +27,19 @@ from corpus.errors import IndexMismatchError
 from corpus.settings import Settings
 from index.query import Filters
 from index.stores.base import NO_FILTERS, AttrTable, SnapshotFile, VectorAttrs, check_rows
-
-IndexKind = Literal["auto", "flat", "ivf", "ivfpq"]
-Layout = Literal["flat", "ivf", "ivfpq"]
-
-# Exact search stays cheap up to here. Past it a query reads more memory than a cell scan ever will:
-# measured at 100k vectors on two cores, flat took 17-30 ms a query and IVF 1-2 ms.
-FLAT_MAX = 80_000
-# From here on vectors are product-quantized: 8-bit codes take 1.6 GB at 4M vectors, PQ codes a seventh.
-PQ_MIN = 4_000_000
-# Dimensions per 8-bit sub-quantizer: 384-dimensional vectors become 48-byte codes. On 400k synthetic
-# vectors, 4 dimensions a byte (96) raised recall@10 from 0.76 to 0.84 at twice the memory; the exact top
-# 10 was inside the top 100 either way (0.985 / 0.999), and retrieval fuses and reranks the top 100.
-PQ_DIMS_PER_BYTE = 8
-# Cells of a PQ index at most: each vector added is compared with every cell (10M x 2048 x 384 multiply-adds,
-# ~5 CPU-minutes), while a probe of 64 cells at 10M still scans only ~300k 48-byte codes, a few ms.
-PQ_MAX_CELLS = 2048
-# Cells scanned per query: at 1M vectors and 2048 cells that is ~3% of the vectors, a few ms.
-NPROBE = 64
-# Filtered searches whose allowed set is below this share of the index scan every cell instead, since
-# the few allowed vectors may lie outside the probed ones.
-EXHAUSTIVE_FILTER_SHARE = 0.2
-# k-means wants about this many training points per cell; more only costs time.
-TRAIN_POINTS_PER_CELL = 40
-
-
-def ideal_cells(n: int) -> int:
-    """Number of IVF cells for n vectors: about 2 sqrt(n), a power of two, at least 64."""
-    # 2 sqrt(n) rather than the textbook 4 sqrt(n): half the k-means and assignment work on two cores,
-    # and NPROBE cells of ~500 vectors each still scan in a few milliseconds at 1M.
-    return max(64, 1 << round(math.log2(2 * math.sqrt(max(n, 1)))))
-
-
-def layout_for(n: int, kind: IndexKind = "auto") -> Layout:
-    """The layout n vectors get (the one asked, unless "auto")."""
-    if kind != "auto":
-        return kind
-    if n < FLAT_MAX:
-        return "flat"
-    return "ivf" if n < PQ_MIN else "ivfpq"
-
-
-def cells_for(n: int, layout: Layout) -> int:
-    """IVF cells for an index of n vectors, bounded by what k-means can place with n training points."""
-    cells = ideal_cells(n)
-    if layout == "ivfpq":
-        cells = min(cells, PQ_MAX_CELLS)
-    # Fewer cells than ideal for small sets: k-means needs ~39 points per cell to place them well.
-    return max(1, min(cells, n // 39))
-
-
-def train_size(n: int, kind: IndexKind = "auto") -> int:
-    """How many of n vectors training the layout they get looks at (all of them for flat)."""
-    layout = layout_for(n, kind)
-    return n if layout == "flat" else min(n, cells_for(n, layout) * TRAIN_POINTS_PER_CELL)
-
-
-def _omp_threads(n: int) -> None:
-    """Set faiss' OpenMP thread count (process-wide; a race between threads only costs speed)."""
-    # One query gains nothing from a second thread, and on a busy machine OpenMP's spin-waiting for it
-    # made a flat search 2.5-3.5x slower; training and bulk adds do use every core.
-    faiss.omp_set_num_threads(n)
-
-
-def _new_flat(dimension: int) -> Any:
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-
-
-def _train_ivf(dimension: int, vectors: np.ndarray, n: int | None = None, pq: bool = False, seed: int = 1234) -> Any:
-    """An empty IVF index (8-bit or PQ codes) for n vectors, trained on (a sample of) vectors."""
-    layout: Layout = "ivfpq" if pq else "ivf"
-    # The cells n vectors call for, as many as the sample can train (k-means wants ~39 points a cell).
-    cells = max(1, min(cells_for(n or len(vectors), layout), len(vectors) // 39))
-    quantizer = faiss.IndexFlatIP(dimension)
-    index: Any
-    if pq and dimension % PQ_DIMS_PER_BYTE == 0:
-        m = dimension // PQ_DIMS_PER_BYTE
-        index = faiss.IndexIVFPQ(quantizer, dimension, cells, m, 8, faiss.METRIC_INNER_PRODUCT)
-    else:
-        index = faiss.IndexIVFScalarQuantizer(
-            quantizer, dimension, cells, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
-    sample = vectors
-    limit = cells * TRAIN_POINTS_PER_CELL
-    if len(vectors) > limit:
-        pick = np.random.default_rng(seed).choice(len(vectors), size=limit, replace=False)
-        sample = vectors[np.sort(pick)]
-    index.cp.seed = seed
-    _omp_threads(os.cpu_count() or 1)
-    # Ten k-means rounds place the cells about as well as faiss' default 25, at 40% of the time.
-    index.cp.niter = 10
-    index.train(np.ascontiguousarray(sample, dtype=np.float32))
-    index.nprobe = NPROBE
-    return index
-
-
-def _ivf(index: Any) -> Any:
-    """The IVF part of an index, or None for flat (typed Any: faiss' stubs lack several IVF members)."""
-    return faiss.try_extract_index_ivf(index)
-
-
-def _layout(index: Any) -> Layout:
-    ivf = _ivf(index)
-    if ivf is None:
-        return "flat"
-    return "ivfpq" if isinstance(faiss.downcast_index(ivf), faiss.IndexIVFPQ) else "ivf"
+from index.stores.faiss_layout import (
+    EXHAUSTIVE_FILTER_SHARE,
+    NPROBE,
+    IndexKind,
+    Layout,
+    cells_for,
+    ivf_part,
+    layout_for,
+    layout_of,
+    new_flat,
+    omp_threads,
+    train_ivf,
+)
 
 
 class VectorIndex:
@@ -140,7 +47,7 @@ class VectorIndex:
 
     def __init__(self, dimension: int, index: Any | None = None, kind: IndexKind = "auto") -> None:
         self.dimension = dimension
-        self._index: Any = index if index is not None else _new_flat(dimension)
+        self._index: Any = index if index is not None else new_flat(dimension)
         # "auto" switches layout with size; "flat" or "ivf" pin it (tests, benchmarks).
         self.kind: IndexKind = kind
         self._lock = threading.Lock()
@@ -164,12 +71,12 @@ class VectorIndex:
     ) -> VectorIndex:
         """A new index for n vectors arriving in (ids, vectors) batches, trained on a sample of them first."""
         layout = layout_for(n, kind)
-        index = _new_flat(dimension) if layout == "flat" else _train_ivf(dimension, train, n, layout == "ivfpq")
+        index = new_flat(dimension) if layout == "flat" else train_ivf(dimension, train, n, layout == "ivfpq")
         out = cls(dimension, index, kind)
-        _omp_threads(os.cpu_count() or 1)
+        omp_threads(os.cpu_count() or 1)
         for ids, vecs in batches:
             out._add_unlocked(np.asarray(ids, dtype=np.int64), vecs)
-        _omp_threads(1)
+        omp_threads(1)
         return out
 
     @classmethod
@@ -180,7 +87,7 @@ class VectorIndex:
             raise IndexMismatchError(
                 f"vector index has dimension {index.d}, the model gives {dimension}: run `newsbot reindex`"
             )
-        ivf = _ivf(index)
+        ivf = ivf_part(index)
         if ivf is not None:
             # nprobe is a search-time knob that serialization does not keep.
             ivf.nprobe = NPROBE
@@ -194,7 +101,7 @@ class VectorIndex:
     @property
     def layout(self) -> Layout:
         """The FAISS layout in use."""
-        return _layout(self._index)
+        return layout_of(self._index)
 
     @property
     def size(self) -> int:
@@ -207,7 +114,7 @@ class VectorIndex:
             return self._ids_unlocked()
 
     def _ids_unlocked(self) -> np.ndarray:
-        ivf = _ivf(self._index)
+        ivf = ivf_part(self._index)
         if ivf is None:
             return faiss.vector_to_array(self._index.id_map).astype(np.int64)
         lists = ivf.invlists
@@ -225,7 +132,7 @@ class VectorIndex:
 
     def _vectors_unlocked(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (id, vector) held, for a retrain; IVF gives back its decoded (8-bit or PQ) vectors."""
-        ivf = _ivf(self._index)
+        ivf = ivf_part(self._index)
         if ivf is None:
             ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
             vecs = self._index.index.reconstruct_n(0, len(ids)) if len(ids) else np.zeros((0, self.dimension))
@@ -254,11 +161,11 @@ class VectorIndex:
     def _wants_rebuild(self) -> bool:
         if self.kind != "auto":
             return False
-        layout = _layout(self._index)
+        layout = layout_of(self._index)
         if layout != layout_for(self.size):
             # Only ever towards the bigger layout: removals must not make an index retrain back and forth.
             return ("flat", "ivf", "ivfpq").index(layout) < ("flat", "ivf", "ivfpq").index(layout_for(self.size))
-        ivf = _ivf(self._index)
+        ivf = ivf_part(self._index)
         # Cells trained for a much smaller index grow long, and every probe then scans too much.
         return ivf is not None and cells_for(self.size, layout) >= 2 * ivf.nlist
 
@@ -297,8 +204,8 @@ class VectorIndex:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         with self._lock:
-            _omp_threads(1)
-            ivf = _ivf(self._index)
+            omp_threads(1)
+            ivf = ivf_part(self._index)
             if ivf is None:
                 params: Any = faiss.SearchParameters(sel=selector) if selector is not None else None  # type: ignore[call-arg]
             else:

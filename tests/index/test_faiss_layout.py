@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import index.stores.faiss as vectors_module
+import index.stores.faiss_layout as vectors_module
 from index.stores.faiss import VectorIndex
 
 DIM = 32
