@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any, cast
@@ -16,10 +16,11 @@ import click
 from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
+from bot.cli_feeds import feeds
 from bot.cli_storage import migrate
 from bot.formatting import answer_plain
 from corpus.errors import InputError, NewsbotError, PartialFailure
-from corpus.feeds import PollReport, configured_feeds, feed_stats, import_opml
+from corpus.feeds import PollReport
 from corpus.ingest import IngestReport
 from corpus.loaders import iter_input_files
 from corpus.models import Progress
@@ -319,57 +320,7 @@ def digest(ctx: click.Context, as_of: str | None, send: bool) -> None:
 
 
 cli.add_command(migrate)
-
-
-@cli.group()
-def feeds() -> None:
-    """The agency RSS/Atom feeds polled for live news."""
-
-
-@feeds.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--source", help="Agency name for every feed of the file (default: each outline's text).")
-@click.option("--full-text", is_flag=True, help="Fetch article pages when a feed carries only summaries.")
-@click.pass_context
-def feeds_import(ctx: click.Context, file: Path, source: str | None, full_text: bool) -> None:
-    """Add the feeds of an OPML FILE (feeds already configured are skipped)."""
-    added = import_opml(ctx.obj, file, source=source, fetch_full_text=full_text)
-    click.echo(f"{added} feed(s) added; {len(configured_feeds(ctx.obj))} configured")
-
-
-@feeds.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
-def feeds_list(ctx: click.Context, as_json: bool) -> None:
-    """Every configured feed with the outcome of its polls."""
-    rows = feed_stats(ctx.obj)
-    if as_json:
-        data = [{**asdict(s), "healthy": s.healthy} for s in rows]
-        click.echo(json.dumps(data, indent=2, default=lambda v: v.isoformat()))
-        return
-    if not rows:
-        click.echo("no feeds configured (add [[corpus.feeds]] to settings.toml or `newsbot feeds import`)")
-    for s in rows:
-        if s.last_polled is None:
-            status = "never polled"
-        elif s.healthy:
-            status = f"ok {s.last_ok:%Y-%m-%d %H:%M}" if s.last_ok else "ok"
-        else:
-            status = f"FAILING: {s.last_error}"
-        origin = " (imported)" if s.imported else ""
-        click.echo(
-            f"{s.source}{origin}: {s.url}\n  {status}; errors {s.error_count}, articles seen {s.articles_seen},"
-            f" new {s.articles_new}"
-        )
-        for r in s.retries:
-            if r.gave_up:
-                click.echo(f"  page given up after {r.attempts} attempts: {r.url}: {r.last_error}")
-            else:
-                # wait counts the polls skipped before the next attempt.
-                when = "at the next poll" if r.wait == 0 else f"in {r.wait + 1} polls"
-                click.echo(
-                    f"  page waiting for a retry {when} ({r.attempts} failed so far): {r.url}: {r.last_error}"
-                )
+cli.add_command(feeds)
 
 
 def main(argv: list[str] | None = None) -> None:
