@@ -85,16 +85,16 @@ class PgPassageStore(PgDatabase):
                 )  # fmt: skip
         with self.transaction() as conn, conn.cursor() as cur:
             removed: list[int] = []
-            tokens = 0  # change of the generation's token total, for BM25's average passage length
+            length = 0  # change of the generation's total passage length, for BM25's average
             if remove:
                 cur.execute(
                     "DELETE FROM passages WHERE generation = %s AND article_id = ANY(%s)"
-                    " RETURNING id, newsbot_tsv_tokens(tsv) AS tokens",
+                    " RETURNING id, length(tsv) AS length",
                     (gen, list(remove)),
                 )
                 gone = cur.fetchall()
                 removed = [int(r["id"]) for r in gone]
-                tokens -= sum(int(r["tokens"]) for r in gone)
+                length -= sum(int(r["length"]) for r in gone)
                 cur.execute(
                     "DELETE FROM indexed WHERE generation = %s AND article_id = ANY(%s)", (gen, list(remove))
                 )
@@ -104,22 +104,22 @@ class PgPassageStore(PgDatabase):
                     "INSERT INTO passages (generation, article_id, ord, title, text, embed_hash, url, source,"
                     " published_at, effective_at, language, kw_config, kw_title, kw_text)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::regconfig, %s, %s)"
-                    " RETURNING id, newsbot_tsv_tokens(tsv) AS tokens",
+                    " RETURNING id, length(tsv) AS length",
                     rows,
                     returning=True,
                 )
                 while True:
                     new = cur.fetchall()
                     added += [int(r["id"]) for r in new]
-                    tokens += sum(int(r["tokens"]) for r in new)
+                    length += sum(int(r["length"]) for r in new)
                     if not cur.nextset():
                         break
             if removed or added:
                 cur.execute(
-                    "INSERT INTO keyword_stats (generation, passages, tokens) VALUES (%s, %s, %s)"
+                    "INSERT INTO keyword_stats (generation, passages, lexemes) VALUES (%s, %s, %s)"
                     " ON CONFLICT (generation) DO UPDATE SET passages = keyword_stats.passages + excluded.passages,"
-                    " tokens = keyword_stats.tokens + excluded.tokens",
-                    (gen, len(added) - len(removed), tokens),
+                    " lexemes = keyword_stats.lexemes + excluded.lexemes",
+                    (gen, len(added) - len(removed), length),
                 )
             if articles:
                 cur.executemany(
@@ -169,29 +169,37 @@ class PgPassageStore(PgDatabase):
         if not chosen:
             return []
         passages, avgdl = self._stats()
-        lexeme_terms = [(lexeme, i + 1) for i, lexemes in enumerate(self._lexemes(chosen)) for lexeme in lexemes]
+        lexeme_terms = [(x, i + 1) for i, lexemes in enumerate(self._lexemes(chosen)) for x in lexemes]
         idf = [bm25_idf(passages, counts[t]) for t in chosen]
         where, filter_params = _filter_sql(filters)
         # Even the rarest term over the budget on its own: score only its newest matches, as FTS5 does.
         window = " ORDER BY id DESC LIMIT %s" if sum(counts[t] for t in chosen) > BM25_POSTINGS_BUDGET else ""
+        # A term's frequency in a passage: its title positions (weight A) times title_weight plus its text
+        # positions (B). Each side is cut down to the question's lexemes in C (ts_filter / setweight) before
+        # it is unnested, which reads ~20x fewer rows than unnesting every passage's whole tsvector.
         sql = (
-            "WITH cand AS (SELECT id, tsv FROM passages"
+            "WITH cand AS MATERIALIZED (SELECT id, length(tsv) AS dl,"
+            " ts_filter(setweight(ts_filter(tsv, '{a}'), 'D', %s::text[]), '{d}') AS title,"
+            " ts_filter(setweight(ts_filter(tsv, '{b}'), 'D', %s::text[]), '{d}') AS body FROM passages"
             f" WHERE generation = %s AND tsv @@ ({' || '.join([_TERM] * len(chosen))}){where}{window}),"
-            " lex AS MATERIALIZED (SELECT c.id, u.lexeme, u.weights FROM cand c, unnest(c.tsv) u),"
-            " doc AS (SELECT id, SUM(cardinality(weights)) AS dl FROM lex GROUP BY id),"
-            # A term's frequency: its title positions weighted by title_weight, its text positions by 1.
-            " hit AS (SELECT l.id, q.term, MAX((SELECT SUM(CASE w WHEN 'A' THEN %s ELSE 1.0 END)"
-            " FROM unnest(l.weights) w)) AS f FROM lex l"
-            " JOIN unnest(%s::text[], %s::int[]) AS q(lexeme, term) ON q.lexeme = l.lexeme GROUP BY l.id, q.term)"
-            " SELECT hit.id, SUM((%s::float8[])[hit.term] * hit.f * (1.2 + 1)"
-            " / (hit.f + 1.2 * (1 - 0.75 + 0.75 * doc.dl / %s))) AS s"
-            " FROM hit JOIN doc USING (id) GROUP BY hit.id ORDER BY s DESC, hit.id LIMIT %s"
+            " lexf AS (SELECT id, dl, lexeme, SUM(f) AS f FROM ("
+            " SELECT c.id, c.dl, u.lexeme, %s * cardinality(u.positions) AS f FROM cand c, unnest(c.title) u"
+            " UNION ALL SELECT c.id, c.dl, u.lexeme, cardinality(u.positions) FROM cand c, unnest(c.body) u) sides"
+            " GROUP BY id, dl, lexeme),"
+            " termf AS (SELECT l.id, l.dl, q.term, MAX(l.f) AS f FROM lexf l"
+            " JOIN unnest(%s::text[], %s::int[]) AS q(lexeme, term) USING (lexeme) GROUP BY l.id, l.dl, q.term)"
+            " SELECT id, SUM((%s::float8[])[term] * f * (1.2 + 1) / (f + 1.2 * (1 - 0.75 + 0.75 * dl / %s))) AS s"
+            " FROM termf GROUP BY id ORDER BY s DESC, id LIMIT %s"
         )
-        params: list[object] = [self.generation, *[x for t in chosen for x in (t, t)], *filter_params]
-        if window:
-            params.append(BM25_POSTINGS_BUDGET)
-        params += [title_weight, [x for x, _ in lexeme_terms], [i for _, i in lexeme_terms], idf, avgdl, k]
-        rows = self.execute(sql, params)
+        lexemes = [x for x, _ in lexeme_terms]
+        params: list[object] = [lexemes, lexemes, self.generation, *[x for t in chosen for x in (t, t)]]
+        params += [*filter_params, *([BM25_POSTINGS_BUDGET] if window else [])]
+        params += [float(title_weight), lexemes, [i for _, i in lexeme_terms], idf, avgdl, k]
+        with self.transaction() as conn:
+            # OR-ed tsqueries are estimated at about twice their matches, which tips the planner into reading
+            # (and detoasting) every passage; the GIN bitmap reads only the matches (0.48 s -> 0.20 s at 65k).
+            conn.execute("SET LOCAL enable_seqscan = off")
+            rows = conn.execute(sql, params).fetchall()
         return [(int(r["id"]), float(r["s"])) for r in rows]
 
     def _term_counts(self, terms: Sequence[str]) -> dict[str, int]:
@@ -223,10 +231,12 @@ class PgPassageStore(PgDatabase):
         return [[x for x in lexemes if len(x) > 1] or lexemes for lexemes in found]
 
     def _stats(self) -> tuple[int, float]:
-        """The generation's passage count and average passage length in tokens (BM25's N and avgdl)."""
-        rows = self.execute("SELECT passages, tokens FROM keyword_stats WHERE generation = %s", (self.generation,))
-        passages, tokens = (int(rows[0]["passages"]), int(rows[0]["tokens"])) if rows else (0, 0)
-        return passages, max(tokens / passages, 1.0) if passages > 0 else 1.0
+        """The generation's passage count and average passage length in lexemes (BM25's N and avgdl)."""
+        rows = self.execute(
+            "SELECT passages, lexemes FROM keyword_stats WHERE generation = %s", (self.generation,)
+        )
+        passages, total = (int(rows[0]["passages"]), int(rows[0]["lexemes"])) if rows else (0, 0)
+        return passages, max(total / passages, 1.0) if passages > 0 else 1.0
 
 
 def bm25_idf(passages: int, matches: int) -> float:

@@ -69,7 +69,7 @@ def test_migrate_upgrades_a_database_of_an_older_newsbot(
     assert code == 0 and f"0001 -> revision {head_revision()}" in out
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT chat_id, language FROM subscribers").fetchone()
-        stats = conn.execute("SELECT generation, passages, tokens FROM keyword_stats").fetchall()
+        stats = conn.execute("SELECT generation, passages, lexemes FROM keyword_stats").fetchall()
     assert row == (7, None)
-    # BM25's statistics are counted from the passages already there: six words once stopwords are gone.
+    # BM25's statistics are counted from the passages already there: six lexemes once stopwords are gone.
     assert stats == [("gen-1", 1, 6)]
