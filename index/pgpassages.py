@@ -160,8 +160,9 @@ class PgPassageStore(PgDatabase):
 
         Matches come from the GIN index; each is scored by Okapi BM25 (k1 1.2, b 0.75, FTS5's IDF) from
         its tsvector's positions, with document frequencies counted per term and the generation's passage
-        count and token total from keyword_stats. ts_rank, which has no IDF, ranked the RealTime QA tuning
-        weeks 0.02 lower at Hit@1 (bench/postgres_stack.py).
+        count and total length from keyword_stats. The same ranking as SQLite's FTS5 makes both stores give
+        the same answers: with ts_rank (no IDF) PostgreSQL ranked 2 of 103 RealTime QA questions differently
+        at Hit@1 (bench/server_stack.py).
         """
         counts = self._term_counts([t for t in dict.fromkeys(terms) if t.strip()])
         keep = terms_within_budget(counts, BM25_POSTINGS_BUDGET)
