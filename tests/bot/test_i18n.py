@@ -62,8 +62,8 @@ def test_every_message_is_translated_with_the_same_placeholders(language: str) -
         assert msgid.count("<b>") == msgstr.count("<b>") and msgid.count("<i>") == msgstr.count("<i>")
 
 
-# Bot modules whose text never reaches Telegram: the terminal CLI (and its storage commands) and Prometheus' metric help.
-NOT_TELEGRAM = {"cli.py", "cli_storage.py", "metrics.py"}
+# Bot modules whose text never reaches Telegram: the terminal CLI (and its feed and storage commands) and Prometheus' metric help.
+NOT_TELEGRAM = {"cli.py", "cli_feeds.py", "cli_storage.py", "metrics.py"}
 # Words the bot matches in what users write, not words it says.
 MATCHED_WORDS = {"FOLLOWUP_STARTS", "PRONOUNS"}
 _SENTENCE = re.compile(r"[A-Za-z]{2,}[ ,;:']+[A-Za-z]{2,}")
