@@ -1,7 +1,8 @@
 """Whether an answer states the gold answer: a fair check that reads numbers and money the same in any form.
 
-"$12,600,000", "$12.6 million" and "12.6m" are one number; "38%" and "38 percent" one share. Words match
-as whole tokens, so the gold "6" is not found inside "2016".
+"$12,600,000", "$12.6 million" and "12.6m" are one number; "38%" and "38 percent" one share; "six months"
+and "6 months" one span ("one" is left a word: it is far more often a pronoun). "&" reads as "and". Words
+match as whole tokens, so the gold "6" is not found inside "2016".
 """
 
 from __future__ import annotations
@@ -20,18 +21,51 @@ _SCALES = {
     "trillion": 1e12,
     "tn": 1e12,
 }
+_WORDS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ],
+        start=2,
+    )
+} | {
+    w: 10 * i
+    for i, w in enumerate(["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], start=3)
+}
 _NUMBER = re.compile(
-    r"[$£€]?\s?(?P<num>\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"[$£€]?\s?(?P<num>\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\b(?:" + "|".join(_WORDS) + r")\b)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mn|tn|m|k|b)\b)?"
     r"(?P<pct>\s?(?:%|percent\b|per cent\b))?",
     re.I,
 )
 _TOKEN = re.compile(r"<n:[^>]+>|\w+", re.UNICODE)
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "&": " and "})
 
 
 def _canonical(m: re.Match[str]) -> str:
-    value = float(m.group("num").replace(",", "")) * _SCALES.get((m.group("scale") or "").lower(), 1.0)
+    num = m.group("num")
+    value = float(_WORDS.get(num.lower()) or num.replace(",", "")) * _SCALES.get(
+        (m.group("scale") or "").lower(), 1.0
+    )
     text = f"{value:.6f}".rstrip("0").rstrip(".")
     return f" <n:{text}{'%' if m.group('pct') else ''}> "
 

@@ -59,10 +59,15 @@ def test_fair_match_reads_numbers_and_money_in_any_form() -> None:
     assert states_answer("Prices rose 38 percent.", "38%")
     assert states_answer("About £102m was spent.", "£102 million")
     assert states_answer("Prince William is next [1].", "Prince William")
+    assert states_answer("Her detention was extended six months [1].", "6")
+    assert states_answer("Some fifty thousand marched.", "50,000")
+    assert states_answer("Why don't New Jersey and Oregon let you pump gas?", "New Jersey & Oregon")
 
 
 def test_fair_match_needs_whole_tokens() -> None:
     assert not states_answer("It happened in 2016.", "6")
     assert answer_correct("It happened in 2016.", "6")  # the plain substring check is fooled
     assert not states_answer("38.5% of voters", "38%")
+    assert not states_answer("One of the biggest strikes.", "1")  # "one" stays a word
+    assert not states_answer("It often rains.", "10")
     assert not states_answer("The answer", "")
