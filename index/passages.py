@@ -55,7 +55,7 @@ END;
 # RealTime QA hybrid mode lost one question of Hit@1 against 50k (bench/quality.py).
 BM25_POSTINGS_BUDGET = 30_000
 # Terms whose (capped) posting counts one store remembers; past it the memory starts over.
-_DF_CACHE_TERMS = 100_000
+DF_CACHE_TERMS = 100_000
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ class PassageStore(Database):
         when another connection commits; this connection's own writes clear the memory in replace_articles.
         """
         version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-        if version != self._postings_version or len(self._postings) >= _DF_CACHE_TERMS:
+        if version != self._postings_version or len(self._postings) >= DF_CACHE_TERMS:
             self._postings.clear()
             self._postings_version = version
         key = (term, cap)

@@ -8,6 +8,7 @@ processes on different machines coordinate through the database alone.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -16,7 +17,7 @@ from corpus.models import Article
 from corpus.pgdb import PgDatabase, Row, aware, from_db, open_connection
 from index.keywords import keyword_text
 from index.models import Chunk
-from index.passages import BM25_POSTINGS_BUDGET, PassageRow, terms_within_budget
+from index.passages import BM25_POSTINGS_BUDGET, DF_CACHE_TERMS, PassageRow, terms_within_budget
 from index.query import Filters
 from index.stores.base import NO_FILTERS
 
@@ -59,6 +60,10 @@ class PgPassageStore(PgDatabase):
     def __init__(self, conninfo: str, password: str | None, generation: str) -> None:
         super().__init__(conninfo, password)
         self.generation = generation
+        # Posting counts of terms, valid while the generation's keyword_stats and the newest id stay put.
+        self._counts: dict[str, int] = {}
+        self._counts_version: tuple[int, ...] = ()
+        self._counts_lock = threading.Lock()
 
     def indexed_versions(self) -> dict[str, str]:
         """Article id to the content hash its passages were built from."""
@@ -127,6 +132,8 @@ class PgPassageStore(PgDatabase):
                     " ON CONFLICT (generation, article_id) DO UPDATE SET hash = excluded.hash",
                     [(gen, a.id, a.hash) for a, _ in articles],
                 )
+        with self._counts_lock:
+            self._counts.clear()
         return removed, added
 
     def count(self) -> int:
@@ -164,12 +171,12 @@ class PgPassageStore(PgDatabase):
         the same answers: with ts_rank (no IDF) the server stack's Hit@1 on the 103 RealTime QA tuning
         questions was 0.019 off SQLite's, with BM25 0.010 (bench/server_stack.py).
         """
+        passages, avgdl = self._stats()
         counts = self._term_counts([t for t in dict.fromkeys(terms) if t.strip()])
         keep = terms_within_budget(counts, BM25_POSTINGS_BUDGET)
         chosen = [t for t in counts if t in keep and counts[t]]
         if not chosen:
             return []
-        passages, avgdl = self._stats()
         lexeme_terms = [(x, i + 1) for i, lexemes in enumerate(self._lexemes(chosen)) for x in lexemes]
         idf = [bm25_idf(passages, counts[t]) for t in chosen]
         where, filter_params = _filter_sql(filters)
@@ -204,21 +211,29 @@ class PgPassageStore(PgDatabase):
         return [(int(r["id"]), float(r["s"])) for r in rows]
 
     def _term_counts(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many passages match each term, counted up to one past BM25_POSTINGS_BUDGET.
+        """How many passages match each term, counted up to one past BM25_POSTINGS_BUDGET; remembered.
 
         As with FTS5, ranking costs one tsvector read per matching passage, so the commonest terms, which
-        add the least, are left to the dense side when a question has too many matches to rank.
+        add the least, are left to the dense side when a question has too many matches to rank. A common
+        term's count reads its first 30k matching rows (~200 ms at 1M passages), and the common terms recur
+        in question after question: counts are kept until _stats sees the generation change.
         """
-        return {
-            t: int(
-                self.execute(
-                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM passages"
-                    f" WHERE generation = %s AND tsv @@ {_TERM} LIMIT %s) hits",
-                    (self.generation, t, t, BM25_POSTINGS_BUDGET + 1),
-                )[0]["n"]
-            )
-            for t in terms
-        }
+        with self._counts_lock:
+            known = {t: self._counts[t] for t in terms if t in self._counts}
+        for t in terms:
+            if t not in known:
+                known[t] = int(
+                    self.execute(
+                        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM passages"
+                        f" WHERE generation = %s AND tsv @@ {_TERM} LIMIT %s) hits",
+                        (self.generation, t, t, BM25_POSTINGS_BUDGET + 1),
+                    )[0]["n"]
+                )
+        with self._counts_lock:
+            if len(self._counts) >= DF_CACHE_TERMS:
+                self._counts.clear()
+            self._counts.update(known)
+        return {t: known[t] for t in terms}
 
     def _lexemes(self, terms: Sequence[str]) -> list[list[str]]:
         """Each term's lexemes under both text search configs (those its tsquery matches)."""
@@ -232,11 +247,22 @@ class PgPassageStore(PgDatabase):
         return [[x for x in lexemes if len(x) > 1] or lexemes for lexemes in found]
 
     def _stats(self) -> tuple[int, float]:
-        """The generation's passage count and average passage length in lexemes (BM25's N and avgdl)."""
+        """The generation's passage count and average passage length in lexemes (BM25's N and avgdl).
+
+        Also forgets the remembered posting counts when the generation changed: every write moves its
+        totals or the newest passage id (ids only grow, and one writer at a time holds the writer lock).
+        """
         rows = self.execute(
-            "SELECT passages, lexemes FROM keyword_stats WHERE generation = %s", (self.generation,)
+            "SELECT s.passages, s.lexemes, (SELECT COALESCE(MAX(id), 0) FROM passages) AS newest"
+            " FROM keyword_stats s WHERE s.generation = %s",
+            (self.generation,),
         )
         passages, total = (int(rows[0]["passages"]), int(rows[0]["lexemes"])) if rows else (0, 0)
+        version = (passages, total, int(rows[0]["newest"]) if rows else 0)
+        with self._counts_lock:
+            if version != self._counts_version:
+                self._counts.clear()
+                self._counts_version = version
         return passages, max(total / passages, 1.0) if passages > 0 else 1.0
 
 

@@ -132,6 +132,31 @@ def test_keyword_ranking_is_bm25(tmp_path: Path, storage_url: str) -> None:
         store.close()
 
 
+def test_a_readers_remembered_counts_follow_another_writer(tmp_path: Path, storage_url: str) -> None:
+    writer, reader = _passages(tmp_path, storage_url), _passages(tmp_path, storage_url)
+    try:
+        writer.replace_articles([], [(a, chunk_article(a, 120, 1)) for a in MARKET])
+
+        def scored(index: PassageIndex) -> list[tuple[str, float]]:
+            hits = index.keyword_search(["market", "copper"], 10)
+            return [(a, round(s, 6)) for a, (_, s) in zip(_ids(index, [i for i, _ in hits]), hits, strict=True)]
+
+        assert len(scored(reader)) == 7  # the reader now remembers how common "market" and "copper" are
+        # Another replica swaps one passage for one of the same size, so the passage count and total length
+        # stay put while "market" gets rarer and "copper" commoner: the reader must not rank on stale counts.
+        swapped = _article("m0", "Copper, copper, copper, copper 0.")
+        writer.replace_articles(["m0"], [(swapped, chunk_article(swapped, 120, 1))])
+        fresh = _passages(tmp_path / "fresh", storage_url, "gen-fresh")
+        try:
+            fresh.replace_articles([], [(a, chunk_article(a, 120, 1)) for a in [swapped, *MARKET[:1], *MARKET[2:]]])
+            assert scored(reader) == scored(fresh) and scored(reader)[0][0] == "m0"
+        finally:
+            fresh.close()
+    finally:
+        writer.close()
+        reader.close()
+
+
 def test_pointer_and_writer_lock(tmp_path: Path, storage_url: str) -> None:
     storage = Storage(data_dir=tmp_path, url=storage_url)
     one, two = open_index_directory(storage), open_index_directory(storage)
