@@ -17,6 +17,10 @@ class RecordError(ValueError):
     """One record cannot become an article; the message says why in plain words."""
 
 
+class EmptyBodyError(RecordError):
+    """A record's body was all boilerplate (an ad or video-player page): nothing but its headline is left."""
+
+
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -280,7 +284,7 @@ def build_article(
         )
     clean_body = _drop_repeated_title(clean_title, valid_unicode(clean_article_text(body)))
     if not clean_body:
-        raise RecordError("body is empty (nothing left after removing boilerplate)")
+        raise EmptyBodyError("body is empty (nothing left after removing boilerplate)")
     url = valid_unicode((url or "").strip()) or None
     source = valid_unicode((source or "").strip()) or prov.settings.default_source
     explicit = valid_unicode((explicit_id or "").strip())

@@ -22,6 +22,7 @@ from pydantic import (
 
 from corpus.loaders.common import (
     BINARY_SAMPLE_BYTES,
+    EmptyBodyError,
     Provenance,
     RecordError,
     bom_encoding,
@@ -111,16 +112,26 @@ def record_to_article(data: object, prov: Provenance) -> tuple[Article, tuple[st
     except RecordError as exc:
         language = None
         notes = (f"{exc}; its language is detected from the text",)
-    article = build_article(
-        prov,
-        title=record.title,
-        body=record.body,
-        url=record.url,
-        source=record.source,
-        published_at=record.published_at,
-        language=language,
-        explicit_id=record.id,
-    )
+
+    def build(body: str) -> Article:
+        return build_article(
+            prov,
+            title=record.title,
+            body=body,
+            url=record.url,
+            source=record.source,
+            published_at=record.published_at,
+            language=language,
+            explicit_id=record.id,
+        )
+
+    try:
+        article = build(record.body)
+    except EmptyBodyError as exc:
+        # A record names its headline explicitly; when its page was only an ad or a player, the headline
+        # is still the agency's own statement, linked to its source: keep it as a one-line article.
+        article = build(record.title)
+        notes = (*notes, f"{exc}: kept as a headline-only article")
     return article, notes
 
 

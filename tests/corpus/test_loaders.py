@@ -215,6 +215,24 @@ def test_jsonl_cleans_text_and_ids_are_stable(tmp_path: Path, settings: CorpusSe
     assert first.id == second.id == stable_id("Example", "Storm warning")
 
 
+def test_jsonl_record_whose_body_is_all_boilerplate_keeps_its_headline(
+    tmp_path: Path, settings: CorpusSettings
+) -> None:
+    ad_page = "Advertisement\nRead more: Other story"
+    records = [
+        {"title": "Walmart is slashing prices on clothing", "body": ad_page, "url": "https://example.org/w"},
+        {"title": "Rivers rise", "body": "Rivers may flood."},
+    ]
+    result = load_file(_write(tmp_path, "ads.jsonl", _jsonl(*records)), settings)
+    headline_only, ordinary = result.articles
+    assert headline_only.body == headline_only.title == "Walmart is slashing prices on clothing"
+    assert headline_only.id == stable_id("https://example.org/w")
+    assert ordinary.body == "Rivers may flood."
+    assert [(p.line, p.reason) for p in result.problems] == [
+        (1, "body is empty (nothing left after removing boilerplate): kept as a headline-only article")
+    ]
+
+
 def test_jsonl_with_crlf_and_bom(tmp_path: Path, settings: CorpusSettings) -> None:
     text = _jsonl({"title": "One", "body": "First."}, {"title": "Two", "body": "Second."}).replace(
         "\n", "\r\n"
