@@ -439,6 +439,18 @@ def markdown(rows: Sequence[list[str]], title: str, notes: Sequence[str]) -> str
     return "\n".join([*lines, "", *(f"- {n}" for n in notes), ""])
 
 
+def listed_labels(listing: str, labels: Sequence[str]) -> set[str]:
+    """The labels named in a comma-separated listing; a label may hold commas itself ("hybrid, reader, ...")."""
+    found, rest = set(), listing
+    # Longest first, each taken out once found, so that "hybrid" is not read inside "hybrid, reader, ...".
+    for label in sorted(labels, key=len, reverse=True):
+        pattern = rf"(?:^|,)\s*{re.escape(label)}\s*(?:,|$)"
+        if re.search(pattern, rest):
+            found.add(label)
+            rest = re.sub(pattern, ",", rest, count=1)
+    return found
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command line options."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -489,8 +501,8 @@ def main(argv: Sequence[str] | None = None, make_variants: Callable[[], list[Var
         questions = questions[: args.limit] if args.limit else questions
         stored = set(service.store.versions())
         missing = sum(1 for q in questions if not (q.gold_ids & stored))
-        wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
         runs = [(label, mode, with_index(settings, overrides)) for label, mode, overrides in make_variants()]
+        wanted = listed_labels(args.variants, [label for label, _, _ in runs])
         if args.llm_url:
             runs.append((LLM_LABEL, "hybrid", with_answer(settings, llm_overrides(args))))
             if wanted:

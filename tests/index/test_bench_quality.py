@@ -8,6 +8,7 @@ from bench.quality import (
     answer_correct,
     gold_flags,
     hit_at,
+    listed_labels,
     ranked_articles,
     reciprocal_rank,
 )
@@ -71,3 +72,14 @@ def test_fair_match_needs_whole_tokens() -> None:
     assert not states_answer("One of the biggest strikes.", "1")  # "one" stays a word
     assert not states_answer("It often rains.", "10")
     assert not states_answer("The answer", "")
+
+
+def test_variant_listing_keeps_labels_that_hold_commas() -> None:
+    labels = ["bm25", "hybrid", "hybrid, reader, no reranker", "hybrid (default: reranker + reader)"]
+    assert listed_labels("hybrid, reader, no reranker", labels) == {"hybrid, reader, no reranker"}
+    assert listed_labels("bm25,hybrid (default: reranker + reader)", labels) == {
+        "bm25",
+        "hybrid (default: reranker + reader)",
+    }
+    assert listed_labels("hybrid", labels) == {"hybrid"}
+    assert listed_labels("", labels) == set()
