@@ -21,35 +21,11 @@ _SCALES = {
     "trillion": 1e12,
     "tn": 1e12,
 }
-_WORDS = {
-    w: i
-    for i, w in enumerate(
-        [
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ],
-        start=2,
-    )
-} | {
-    w: 10 * i
-    for i, w in enumerate(["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], start=3)
+_UNITS = ("two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen"
+          " eighteen nineteen twenty")  # fmt: skip
+_TENS = "thirty forty fifty sixty seventy eighty ninety"
+_WORDS = {w: n for n, w in enumerate(_UNITS.split(), start=2)} | {
+    w: 10 * n for n, w in enumerate(_TENS.split(), start=3)
 }
 _NUMBER = re.compile(
     r"[$£€]?\s?(?P<num>\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\b(?:" + "|".join(_WORDS) + r")\b)"

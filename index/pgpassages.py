@@ -132,8 +132,8 @@ class PgPassageStore(PgDatabase):
                     " ON CONFLICT (generation, article_id) DO UPDATE SET hash = excluded.hash",
                     [(gen, a.id, a.hash) for a, _ in articles],
                 )
-        with self._counts_lock:
-            self._counts.clear()
+        # No need to forget remembered counts here: this write moved keyword_stats or the newest id, which
+        # the next _stats sees, whichever process wrote.
         return removed, added
 
     def count(self) -> int:
@@ -215,7 +215,7 @@ class PgPassageStore(PgDatabase):
 
         As with FTS5, ranking costs one tsvector read per matching passage, so the commonest terms, which
         add the least, are left to the dense side when a question has too many matches to rank. A common
-        term's count reads its first 30k matching rows (~200 ms at 1M passages), and the common terms recur
+        term's count reads its first 30k matching rows (100-760 ms at 1M passages), and the common terms recur
         in question after question: counts are kept until _stats sees the generation change.
         """
         with self._counts_lock:
