@@ -241,6 +241,35 @@ def _one_line(text: str) -> str:
     return " ".join(clean_article_text(text).split())
 
 
+# A trailing " - CNN", " | The Week UK", " | CNN Business ..." that sites append to their headlines.
+_SITE_SUFFIX_RE = re.compile(r"\s+[|–—-]\s+([^|–—-]{2,40}?)\s*(?:\.\.\.|…)?$")
+_NOT_NAME_RE = re.compile(r"[\W_]+")
+_HOST_RE = re.compile(r"^[a-z][a-z0-9+.-]*://(?:www\.)?([^/:?#]+)", re.I)
+
+
+def _name_key(text: str) -> str:
+    """A site name compared without case, spaces or punctuation ("CNN Politics" ~ "CNNPolitics")."""
+    return _NOT_NAME_RE.sub("", text.casefold())
+
+
+def strip_site_suffix(title: str, source: str | None, url: str | None) -> str:
+    """The headline without a trailing site name, when that name is the article's source or its URL's site.
+
+    Sources and citations already name the agency; the suffix only repeats it (and would count as a
+    word of every passage's headline in search).
+    """
+    match = _SITE_SUFFIX_RE.search(title)
+    if not match or match.start() == 0:
+        return title
+    suffix = _name_key(match.group(1))
+    host = _HOST_RE.match(url or "")
+    names = [_name_key(source or ""), _name_key(host.group(1).split(".")[0]) if host else ""]
+    # A prefix either way: "CNN Business" of source "CNN", "The Week UK" of "The Week", "The ..." cut short.
+    if len(suffix) >= 3 and any(n and (n.startswith(suffix) or suffix.startswith(n)) for n in names):
+        return title[: match.start()].rstrip()
+    return title
+
+
 def _drop_repeated_title(title: str, body: str) -> str:
     """Extractors often repeat the headline as the first body line; keep it only once."""
     first, _, rest = body.partition("\n")
@@ -282,16 +311,19 @@ def build_article(
         raise RecordError(
             f"title is {len(clean_title):,} characters long (a headline has at most {MAX_TITLE_CHARS:,})"
         )
-    clean_body = _drop_repeated_title(clean_title, valid_unicode(clean_article_text(body)))
-    if not clean_body:
-        raise EmptyBodyError("body is empty (nothing left after removing boilerplate)")
     url = valid_unicode((url or "").strip()) or None
     source = valid_unicode((source or "").strip()) or prov.settings.default_source
+    headline = strip_site_suffix(clean_title, source, url)
+    clean_body = _drop_repeated_title(headline, valid_unicode(clean_article_text(body)))
+    clean_body = _drop_repeated_title(clean_title, clean_body)
+    if not clean_body:
+        raise EmptyBodyError("body is empty (nothing left after removing boilerplate)")
     explicit = valid_unicode((explicit_id or "").strip())
+    # Ids stay those of the headline as given, so articles stored before the suffix was dropped keep theirs.
     article_id = explicit or (stable_id(url) if url else stable_id(source, clean_title))
     return Article(
         id=article_id,
-        title=clean_title,
+        title=headline,
         body=clean_body,
         url=url,
         source=source,

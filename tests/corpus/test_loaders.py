@@ -215,6 +215,36 @@ def test_jsonl_cleans_text_and_ids_are_stable(tmp_path: Path, settings: CorpusSe
     assert first.id == second.id == stable_id("Example", "Storm warning")
 
 
+def test_headline_drops_a_trailing_site_name_of_its_own_source(
+    tmp_path: Path, settings: CorpusSettings
+) -> None:
+    records = [
+        {"title": "Fed raises rates - CNN", "body": "Rates rose.", "source": "CNN"},
+        {
+            "title": "Truss resigns | The Week UK",
+            "body": "She resigned.",
+            "url": "https://www.theweek.co.uk/t",
+        },
+        {"title": "Oil jumps | CNN Business ...", "body": "Oil rose.", "source": "CNN"},
+        # Not the article's own site: a part of the headline, kept.
+        {"title": "Nadal wins - Nadal raises injury concern", "body": "He won.", "source": "USA Today"},
+        {"title": "Stocks slide - 24/7 Wall St.", "body": "Stocks fell.", "source": "USA Today"},
+    ]
+    titles = [
+        a.title for a in load_file(_write(tmp_path, "sites.jsonl", _jsonl(*records)), settings).articles
+    ]
+    assert titles == [
+        "Fed raises rates",
+        "Truss resigns",
+        "Oil jumps",
+        "Nadal wins - Nadal raises injury concern",
+        "Stocks slide - 24/7 Wall St.",
+    ]
+    # Ids come from the headline as given, so an article stored before keeps its id.
+    first = load_file(_write(tmp_path, "one.jsonl", _jsonl(records[0])), settings).articles[0]
+    assert first.id == stable_id("CNN", "Fed raises rates - CNN")
+
+
 def test_jsonl_record_whose_body_is_all_boilerplate_keeps_its_headline(
     tmp_path: Path, settings: CorpusSettings
 ) -> None:
