@@ -96,6 +96,9 @@ class IndexSettings(BaseModel):
     # The reranked order keeps this share of the fused one (logit - w ln(fused rank)): the cross-encoder knows
     # nothing of dates, and alone it ranked worse than fusion with its recency prior (bench/rerank_probe.py).
     rerank_rank_weight: float = Field(3.0, ge=0)
+    # Plus this share of the headline's own logit: a story *about* what was asked beats a round-up that
+    # mentions it in one paragraph ("5 things to know for ...").
+    rerank_title_weight: float = Field(0.75, ge=0)
     min_relevance: float = Field(0.42, ge=-1, le=1)
     answer_sentences: int = Field(3, ge=1, le=10)
     # Sentences the answer composer embeds to choose from: lexically best first, at least answer_sentences,

@@ -163,32 +163,59 @@ def rerank(
     depth: int,
     *,
     rank_weight: float = 0.0,
+    title_weight: float = 0.0,
 ) -> list[Passage]:
     """The passages with the first `depth` reordered by cross-encoder logit; later ones keep their order.
 
     With `rank_weight` > 0, a passage's key is logit - rank_weight * ln(fused rank), a small share of the
-    fusion's own order. Ranks are renumbered 1..n (the answer composer reads them); scores stay the
-    fused ones, so relevance thresholds keep their meaning. Ties keep the fused order.
+    fusion's own order; with `title_weight` > 0 it gains that share of its headline's own logit (each
+    distinct headline scored once). Ranks are renumbered 1..n (the answer composer reads them); scores stay
+    the fused ones, so relevance thresholds keep their meaning. Ties keep the fused order.
     """
     ordered = sorted(passages, key=lambda p: p.rank)
     head, tail = ordered[: max(depth, 0)], ordered[max(depth, 0) :]
     if len(head) > 1:
         logits = encoder.score(question, [passage_text(p) for p in head]).astype(np.float64)
         keys = logits - rank_weight * np.log(np.arange(1, len(head) + 1))
+        if title_weight > 0:
+            keys += title_weight * _title_logits(question, head, encoder)
         head = [head[i] for i in sorted(range(len(head)), key=lambda i: (-keys[i], i))]
     return [dataclasses.replace(p, rank=n) for n, p in enumerate(head + tail, start=1)]
+
+
+def _title_logits(question: str, passages: Sequence[Passage], encoder: PairScorer) -> np.ndarray:
+    """Each passage's headline logit (0 for a passage without a headline)."""
+    titles = list(dict.fromkeys(t for p in passages if (t := p.title.strip())))
+    scores = dict(zip(titles, encoder.score(question, titles).astype(np.float64).tolist(), strict=True))
+    return np.array([scores.get(p.title.strip(), 0.0) for p in passages])
 
 
 class RerankingRetriever:
     """A Retriever whose inner retriever's top `depth` passages are reordered by a cross-encoder."""
 
-    def __init__(self, inner: Retriever, scorer: PairScorer, depth: int, rank_weight: float) -> None:
+    def __init__(
+        self,
+        inner: Retriever,
+        scorer: PairScorer,
+        depth: int,
+        rank_weight: float,
+        title_weight: float = 0.0,
+    ) -> None:
         self.inner = inner
         self.scorer = scorer
         self.depth = depth
         self.rank_weight = rank_weight
+        self.title_weight = title_weight
 
     def retrieve(self, plan: SearchPlan, vector: np.ndarray) -> list[Passage]:
         """The plan's top k after reranking the inner retriever's top max(k, depth)."""
         wide = self.inner.retrieve(dataclasses.replace(plan, k=max(plan.k, self.depth)), vector)
-        return rerank(plan.text, wide, self.scorer, self.depth, rank_weight=self.rank_weight)[: plan.k]
+        ranked = rerank(
+            plan.text,
+            wide,
+            self.scorer,
+            self.depth,
+            rank_weight=self.rank_weight,
+            title_weight=self.title_weight,
+        )
+        return ranked[: plan.k]

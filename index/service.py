@@ -269,7 +269,11 @@ class NewsService:
         # The cross-encoder (ms-marco) was trained on English only: other languages keep the fused order.
         if self._reranker is not None and plan.language in (None, "en"):
             retriever = RerankingRetriever(
-                retriever, self._reranker, idx.rerank_depth, idx.rerank_rank_weight
+                retriever,
+                self._reranker,
+                idx.rerank_depth,
+                idx.rerank_rank_weight,
+                idx.rerank_title_weight,
             )
         return plan, retriever.retrieve(plan, self.queries.encode(plan.text))
 

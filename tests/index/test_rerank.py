@@ -112,6 +112,21 @@ def test_rank_weight_favours_the_fused_order(encoder: CrossEncoder) -> None:
     assert rerank(QUESTION, passages, encoder, depth=2, rank_weight=big)[0].chunk_id == 1
 
 
+def test_title_weight_favours_a_story_about_the_question_over_a_round_up(encoder: CrossEncoder) -> None:
+    round_up = passage(1, "5 things to know for Monday: Weather, Sports, Markets", RELEVANT)
+    story = passage(2, "Iran and Azerbaijan discuss the Rasht-Astara railway", RELEVANT)
+    logits = encoder.score(QUESTION, [passage_text(round_up), passage_text(story)])
+    titles = encoder.score(QUESTION, [round_up.title, story.title])
+    assert titles[1] > titles[0]
+    # Enough of the fused order to keep the round-up first on the passages' own logits...
+    keep = max(float(logits[1] - logits[0]), 0.0) / np.log(2) + 0.5
+    assert rerank(QUESTION, [round_up, story], encoder, depth=2, rank_weight=keep)[0].chunk_id == 1
+    # ...and a headline about the question outweighs it.
+    weight = (keep * np.log(2) - float(logits[1] - logits[0]) + 0.5) / float(titles[1] - titles[0])
+    out = rerank(QUESTION, [round_up, story], encoder, depth=2, rank_weight=keep, title_weight=weight)
+    assert [p.chunk_id for p in out] == [2, 1]
+
+
 def test_passage_text_joins_headline_and_text() -> None:
     assert passage_text(passage(1, "Rail deal", "Body.")) == "Rail deal. Body."
     assert passage_text(passage(1, "Rail deal?", "Body.")) == "Rail deal? Body."
