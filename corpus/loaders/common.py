@@ -316,6 +316,9 @@ def build_article(
     headline = strip_site_suffix(clean_title, source, url)
     clean_body = _drop_repeated_title(headline, valid_unicode(clean_article_text(body)))
     clean_body = _drop_repeated_title(clean_title, clean_body)
+    if clean_body == clean_title:
+        # A headline-only article: its one line is the headline, site name dropped as in the title.
+        clean_body = headline
     if not clean_body:
         raise EmptyBodyError("body is empty (nothing left after removing boilerplate)")
     explicit = valid_unicode((explicit_id or "").strip())

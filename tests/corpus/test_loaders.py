@@ -250,13 +250,13 @@ def test_jsonl_record_whose_body_is_all_boilerplate_keeps_its_headline(
 ) -> None:
     ad_page = "Advertisement\nRead more: Other story"
     records = [
-        {"title": "Walmart is slashing prices on clothing", "body": ad_page, "url": "https://example.org/w"},
+        {"title": "Walmart is slashing prices on clothing - CNN", "body": ad_page, "url": "https://cnn.com/w"},
         {"title": "Rivers rise", "body": "Rivers may flood."},
     ]
     result = load_file(_write(tmp_path, "ads.jsonl", _jsonl(*records)), settings)
     headline_only, ordinary = result.articles
     assert headline_only.body == headline_only.title == "Walmart is slashing prices on clothing"
-    assert headline_only.id == stable_id("https://example.org/w")
+    assert headline_only.id == stable_id("https://cnn.com/w")
     assert ordinary.body == "Rivers may flood."
     assert [(p.line, p.reason) for p in result.problems] == [
         (1, "body is empty (nothing left after removing boilerplate): kept as a headline-only article")
