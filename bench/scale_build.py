@@ -10,6 +10,7 @@ Built in two resumable stages, both streamed so that 10M rows never sit in memor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -44,6 +45,13 @@ class BasePassages:
     sources: list[str | None]
     published: list[datetime | None]
     vectors: np.ndarray
+
+    def fingerprint(self) -> str:
+        """A digest of the passages and vectors: a scale built from another base must not be reused."""
+        digest = hashlib.sha1(np.ascontiguousarray(self.vectors).tobytes())
+        for text in self.texts:
+            digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+        return f"{len(self.texts)} passages, sha1 {digest.hexdigest()}"
 
 
 def base_from_ingested(data_dir: Path) -> BasePassages:
@@ -287,11 +295,20 @@ class SyntheticScale:
     def build(self, manifest: Manifest, kind: IndexKind, log: Callable[[str], None]) -> None:
         """Both stages, each skipped when already done (BUILT marks the end)."""
         done = self.data_dir / "BUILT"
+        base_file = self.data_dir / "BASE"
+        base = self.base.fingerprint()
+        if base_file.exists() and base_file.read_text().strip() != base:
+            # Its rows and vectors are the old base's: exact search and recall would be of another corpus.
+            raise SystemExit(
+                f"{self.data_dir} was built from another base ({base_file.read_text().strip()}; now {base}):"
+                " remove it to rebuild, or pass another --scale-dir"
+            )
         if done.exists():
             return
         started = time.perf_counter()
         if not self.rows_file.exists():
             self.write_passages(manifest, log)
+        base_file.write_text(base + "\n")
         if manifest.keywords != "fts5":
             self.write_keywords(log)
         layout = self.write_vectors(kind, log)

@@ -504,6 +504,7 @@ def bench_latency(
             "retrieve hybrid": [],
             "fts5 all terms (before)": [],
             f"cross-encoder, top {idx.rerank_depth}": [],
+            "cross-encoder, their headlines": [],
             "answer reader": [],
         }
         scorer = CrossEncoder(max_length=idx.rerank_max_tokens)
@@ -529,6 +530,9 @@ def bench_latency(
             t = time.perf_counter()
             scorer.score(q, [passage_text(p) for p in found])
             parts[f"cross-encoder, top {idx.rerank_depth}"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            scorer.score(q, list(dict.fromkeys(p.title for p in found)))
+            parts["cross-encoder, their headlines"].append(time.perf_counter() - t)
             t = time.perf_counter()
             service.writer.write(q, found[: idx.top_k])
             parts["answer reader"].append(time.perf_counter() - t)
@@ -617,7 +621,7 @@ def bench_latency(
         [
             f"faiss and fts5 at depth index.candidates; retrieve = the retriever(s) + fusion + passage rows"
             f" (top {settings.index.rerank_depth}); cross-encoder = scoring those passages at"
-            f" {settings.index.rerank_max_tokens} tokens; answer reader = the extractive writer on the top"
+            f" {settings.index.rerank_max_tokens} tokens, then their distinct headlines; answer reader = the extractive writer on the top"
             f" {settings.index.top_k} (sentence vectors cached after the first);"
             f" 'before' = all terms OR-ed with the chunks join, the first {before_queries} questions only",
         ],

@@ -86,6 +86,19 @@ def test_exact_top_is_what_a_flat_store_returns(tmp_path: Path, monkeypatch: pyt
     assert np.array_equal(scale.vectors(20, 40), scale.vectors(20, 40))
 
 
+def test_a_scale_built_from_another_base_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scale_build, "BATCH", 20)
+    scale = SyntheticScale(40, tmp_path / "scale", _base(20))
+    scale.build(_manifest(), "flat", lambda _: None)
+    # The same base again: the built scale is reused as it is.
+    SyntheticScale(40, scale.data_dir, _base(20)).build(_manifest(), "flat", lambda _: None)
+    # The work dir it was taken from changed (a re-ingest): its rows would not match exact search any more.
+    changed = _base(20)
+    changed.texts[3] = "a re-ingested passage"
+    with pytest.raises(SystemExit, match="built from another base"):
+        SyntheticScale(40, scale.data_dir, changed).build(_manifest(), "flat", lambda _: None)
+
+
 def test_an_interrupted_first_stage_resumes_with_sql_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scale_build, "BATCH", 20)
     scale = SyntheticScale(80, tmp_path / "scale", _base(30))
