@@ -99,6 +99,9 @@ class IndexSettings(BaseModel):
     # Plus this share of the headline's own logit: a story *about* what was asked beats a round-up that
     # mentions it in one paragraph ("5 things to know for ...").
     rerank_title_weight: float = Field(0.75, ge=0)
+    # When the reranked first passage's own logit is below this, the news does not cover the question: the
+    # answer says so instead of quoting the nearest story (an off-topic question's best passage scores low).
+    rerank_min_logit: float = Field(-2.0, ge=-20, le=20)
     min_relevance: float = Field(0.42, ge=-1, le=1)
     answer_sentences: int = Field(3, ge=1, le=10)
     # Sentences the answer composer embeds to choose from: lexically best first, at least answer_sentences,

@@ -31,6 +31,8 @@ class Passage:
     url: str | None = None
     source: str | None = None
     published_at: datetime | None = None
+    # The cross-encoder's logit for (question, passage) when the reranker read it; None otherwise.
+    relevance: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape of `ask --json` passages."""

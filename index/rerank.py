@@ -179,8 +179,20 @@ def rerank(
         keys = logits - rank_weight * np.log(np.arange(1, len(head) + 1))
         if title_weight > 0:
             keys += title_weight * _title_logits(question, head, encoder)
-        head = [head[i] for i in sorted(range(len(head)), key=lambda i: (-keys[i], i))]
+        head = [
+            dataclasses.replace(head[i], relevance=float(logits[i]))
+            for i in sorted(range(len(head)), key=lambda i: (-keys[i], i))
+        ]
     return [dataclasses.replace(p, rank=n) for n, p in enumerate(head + tail, start=1)]
+
+
+def off_topic(passages: Sequence[Passage], min_logit: float) -> bool:
+    """Whether the best passage, as the cross-encoder read it, is not about the question at all.
+
+    Unknown (None) when the reranker did not read it: other languages, the reranker off, one passage only.
+    """
+    best = min(passages, key=lambda p: p.rank, default=None)
+    return best is not None and best.relevance is not None and best.relevance < min_logit
 
 
 def _title_logits(question: str, passages: Sequence[Passage], encoder: PairScorer) -> np.ndarray:

@@ -25,7 +25,7 @@ from index.indexer import reconcile_vectors, sync_generation
 from index.llm_writer import AnswerProgress, answer_writer, write_answer
 from index.models import Answer, IndexStats, Passage
 from index.query import Query, SearchPlan, plan_search
-from index.rerank import LazyCrossEncoder, RerankingRetriever
+from index.rerank import LazyCrossEncoder, RerankingRetriever, off_topic
 from index.retrieval import HybridRetriever, Retriever
 from index.writers import AnswerWriter, not_covered
 
@@ -231,6 +231,8 @@ class NewsService:
         if found is None:
             return replace(not_covered(query.question), language=query.language)
         plan, passages = found
+        if off_topic(passages, self.settings.index.rerank_min_logit):
+            return replace(not_covered(query.question, passages), language=query.language)
         answer = write_answer(self.writer, query.question, passages, plan.text, on_progress)
         return self._with_languages(answer, query.language)
 

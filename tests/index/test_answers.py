@@ -68,6 +68,25 @@ def test_questions_the_news_does_not_cover_are_not_answered(
     assert "does not cover" in answer.text
 
 
+@pytest.mark.parametrize(
+    "question", ["Who won the election in Azerbaijan?", "When will the Tehran metro open?"]
+)
+def test_a_question_whose_best_passage_the_reranker_finds_off_topic_is_not_answered(
+    sample_service: NewsService, question: str
+) -> None:
+    answer = sample_service.ask(Query(question))
+    assert not answer.answered and answer.citations == ()
+    assert "does not cover" in answer.text
+    # Without the cross-encoder's floor the nearest story's sentence would have been quoted as the answer.
+    settings = sample_service.settings
+    index = settings.index.model_copy(update={"rerank_min_logit": -20.0})
+    ungated = NewsService(settings.model_copy(update={"index": index}), sample_service.embedder)
+    try:
+        assert ungated.ask(Query(question)).answered
+    finally:
+        ungated.close()
+
+
 def test_json_shape_of_an_answer(sample_service: NewsService) -> None:
     data = sample_service.ask(Query("What projects did Iran and Azerbaijan discuss?", k=3)).to_json()
     assert set(data) == {

@@ -18,7 +18,7 @@ from index.indexer import article_attrs
 from index.models import Passage
 from index.passages import PassageStore
 from index.query import Filters, SearchPlan
-from index.rerank import CrossEncoder, RerankingRetriever, passage_text, rerank, reranker_dir
+from index.rerank import CrossEncoder, RerankingRetriever, off_topic, passage_text, rerank, reranker_dir
 from index.retrieval import HybridRetriever
 from index.stores.memory import MemoryStore
 
@@ -125,6 +125,24 @@ def test_title_weight_favours_a_story_about_the_question_over_a_round_up(encoder
     weight = (keep * np.log(2) - float(logits[1] - logits[0]) + 0.5) / float(titles[1] - titles[0])
     out = rerank(QUESTION, [round_up, story], encoder, depth=2, rank_weight=keep, title_weight=weight)
     assert [p.chunk_id for p in out] == [2, 1]
+
+
+def test_rerank_records_each_read_passages_logit_and_off_topic_reads_the_first(encoder: CrossEncoder) -> None:
+    passages = [
+        passage(1, "Library budget", UNRELATED),
+        passage(2, "Iran and Azerbaijan", RELEVANT),
+        passage(3, "Sports", "The home team won the cup final after extra time."),
+    ]
+    logits = encoder.score(QUESTION, [passage_text(p) for p in passages[:2]])
+    out = rerank(QUESTION, passages, encoder, depth=2)
+    assert {p.chunk_id: p.relevance for p in out[:2]} == {1: float(logits[0]), 2: float(logits[1])}
+    assert out[2].relevance is None
+    assert out[0].chunk_id == 2 and not off_topic(out, min_logit=-2.0)
+    # Only the unrelated passages were found: the best of them is not about the question.
+    only_unrelated = rerank(QUESTION, [passages[0], passages[2]], encoder, depth=2)
+    assert off_topic(only_unrelated, min_logit=-2.0)
+    # Unread passages (reranker off, other languages) say nothing either way.
+    assert not off_topic(passages, min_logit=-2.0) and not off_topic([], min_logit=-2.0)
 
 
 def test_passage_text_joins_headline_and_text() -> None:
