@@ -24,7 +24,7 @@ from bench.answer_match import states_answer
 from corpus.errors import IndexMismatchError
 from corpus.settings import Settings, load_settings
 from index.models import Passage
-from index.query import Query
+from index.query import Mode, Query
 from index.service import NewsService
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ CUTOFFS = (1, 5, 10)
 _QUOTES = "\"'“”‘’«»"
 _SOURCES = {"cnn.com": "CNN", "usatoday.com": "USA Today", "theweek.co.uk": "The Week"}
 # Tuning variants are settings overrides on top of the configured [index] section.
-Variant = tuple[str, str, dict[str, Any]]
+Variant = tuple[str, Mode, dict[str, Any]]
 # The opt-in LLM writer variant (--llm-url): the default hybrid search, the [answer] section overridden.
 LLM_LABEL = "hybrid (default) + llm writer"
 
@@ -305,7 +305,7 @@ def write_corpus(data: Path, out: Path, until: date | None) -> tuple[int, int]:
 # -- running -------------------------------------------------------------------------------------------
 
 
-def evaluate(service: NewsService, questions: Sequence[Question], mode: str, label: str) -> Tally:
+def evaluate(service: NewsService, questions: Sequence[Question], mode: Mode, label: str) -> Tally:
     """Run every question through one variant."""
     tally = Tally()
     fallbacks = FallbackCounter()
@@ -326,7 +326,7 @@ def evaluate(service: NewsService, questions: Sequence[Question], mode: str, lab
     return tally
 
 
-def _evaluate_one(service: NewsService, q: Question, mode: str, tally: Tally) -> None:
+def _evaluate_one(service: NewsService, q: Question, mode: Mode, tally: Tally) -> None:
     """One question's ranking and answer into the tally."""
     passages = service.search(Query(q.text, k=RANK_DEPTH, as_of=q.asked_at, mode=mode))
     flags = gold_flags(ranked_articles(passages), q.gold_ids, q.gold_urls)

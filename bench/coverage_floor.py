@@ -1,0 +1,106 @@
+"""Where to put `rerank_min_logit`: the first passage's cross-encoder logit for covered and uncovered questions.
+
+Covered: the RealTime QA tuning-week questions (each has a gold article in the corpus). Mostly uncovered: RGB's
+100 news factoids of 2018-2023 (`../shared/eval-data/rgb/en_fact.json`) asked of the same 2022 corpus. For each
+question the default pipeline runs once with no floor; the table then shows, per floor, how many questions would
+still be answered and how many of those answers state the expected answer. Reads an ingested bench work dir
+(`python -m bench.quality` makes one); writes nothing there.
+
+    python -m bench.coverage_floor --work data/bench-rtqa
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from bench.answer_match import states_answer
+from bench.quality import DATA, LAST_TUNING_WEEK, RESULTS, WORK, load_questions, open_ingested, with_index
+from index.query import Query
+from index.service import NewsService
+
+RGB = DATA.parent / "rgb" / "en_fact.json"
+FLOORS = (-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0)
+
+
+class Asked(NamedTuple):
+    """One question asked with no floor: the first passage's logit, and whether it was answered and right."""
+
+    logit: float | None
+    answered: bool
+    right: bool
+
+
+def ask_all(service: NewsService, questions: Sequence[tuple[str, datetime | None, list[str]]]) -> list[Asked]:
+    """Each question asked once, with the floor off."""
+    out = []
+    for text, as_of, golds in questions:
+        answer = service.ask(Query(text, as_of=as_of))
+        first = min(answer.passages, key=lambda p: p.rank, default=None)
+        right = answer.answered and any(states_answer(answer.text, g) for g in golds)
+        out.append(Asked(first.relevance if first else None, answer.answered, right))
+    return out
+
+
+def rgb_questions(path: Path) -> list[tuple[str, datetime | None, list[str]]]:
+    """RGB's questions, asked as of now, with every accepted form of the answer."""
+    out: list[tuple[str, datetime | None, list[str]]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            answers = row["answer"] if isinstance(row["answer"], list) else [row["answer"]]
+            golds = [a if isinstance(a, str) else a[0] for a in answers]
+            out.append((row["query"], None, golds))
+    return out
+
+
+def kept(asked: Sequence[Asked], floor: float) -> tuple[int, int]:
+    """(answered, right) had the floor been `floor`."""
+    passing = [a for a in asked if a.answered and (a.logit is None or a.logit >= floor)]
+    return len(passing), sum(a.right for a in passing)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Ask both sets and print the floor table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=WORK)
+    args = ap.parse_args(argv)
+    if not RGB.is_file():
+        print(f"RGB data not found at {RGB}: skipping the coverage-floor bench.")
+        return 0
+    service = open_ingested(DATA.resolve(), args.work)
+    if service is None:
+        return 0
+    tuning = [
+        (q.text, q.asked_at, [q.answer]) for q in load_questions(DATA.resolve()) if q.week <= LAST_TUNING_WEEK
+    ]
+    unfloored = NewsService(with_index(service.settings, {"rerank_min_logit": -20.0}), service.embedder)
+    try:
+        covered, uncovered = ask_all(unfloored, tuning), ask_all(unfloored, rgb_questions(RGB))
+    finally:
+        unfloored.close()
+        service.close()
+    lines = [
+        f"### First passage's cross-encoder floor: {len(covered)} tuning-week questions, {len(uncovered)} RGB",
+        "",
+        "| rerank_min_logit | tuning answered | tuning right | RGB answered | RGB right |",
+        "|---|---|---|---|---|",
+        f"| none | {kept(covered, -99)[0]} | {kept(covered, -99)[1]} | {kept(uncovered, -99)[0]} |"
+        f" {kept(uncovered, -99)[1]} |",
+    ]
+    for floor in FLOORS:
+        (ta, tr), (ra, rr) = kept(covered, floor), kept(uncovered, floor)
+        lines.append(f"| {floor:g} | {ta} | {tr} | {ra} | {rr} |")
+    table = "\n".join([*lines, ""])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "coverage_floor.md").write_text(table, encoding="utf-8")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
