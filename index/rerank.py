@@ -174,7 +174,8 @@ def rerank(
     """
     ordered = sorted(passages, key=lambda p: p.rank)
     head, tail = ordered[: max(depth, 0)], ordered[max(depth, 0) :]
-    if len(head) > 1:
+    # A lone passage is scored too: the off-topic floor needs its logit even when there is nothing to reorder.
+    if head:
         logits = encoder.score(question, [passage_text(p) for p in head]).astype(np.float64)
         keys = logits - rank_weight * np.log(np.arange(1, len(head) + 1))
         if title_weight > 0:
@@ -189,7 +190,7 @@ def rerank(
 def off_topic(passages: Sequence[Passage], min_logit: float) -> bool:
     """Whether the best passage, as the cross-encoder read it, is not about the question at all.
 
-    Unknown (None) when the reranker did not read it: other languages, the reranker off, one passage only.
+    False when the reranker did not read it (other languages, the reranker off): the similarity floor decides.
     """
     best = min(passages, key=lambda p: p.rank, default=None)
     return best is not None and best.relevance is not None and best.relevance < min_logit

@@ -141,6 +141,9 @@ def test_rerank_records_each_read_passages_logit_and_off_topic_reads_the_first(e
     # Only the unrelated passages were found: the best of them is not about the question.
     only_unrelated = rerank(QUESTION, [passages[0], passages[2]], encoder, depth=2)
     assert off_topic(only_unrelated, min_logit=-2.0)
+    # A lone passage is read too, so the floor holds when retrieval found just one.
+    lone = rerank(QUESTION, [passages[0]], encoder, depth=10)
+    assert lone[0].relevance is not None and off_topic(lone, min_logit=-2.0)
     # Unread passages (reranker off, other languages) say nothing either way.
     assert not off_topic(passages, min_logit=-2.0) and not off_topic([], min_logit=-2.0)
 
