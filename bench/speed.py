@@ -443,7 +443,7 @@ def bench_latency(
 ) -> None:
     """p50/p95 of ask() end to end and of each retrieval mode, index load time and RSS at each size."""
     from index.query import Filters, SearchPlan
-    from index.rerank import CrossEncoder, passage_text
+    from index.rerank import CrossEncoder, passage_text, title_logits
     from index.retrieval import HybridRetriever
     from index.terms import query_terms
 
@@ -531,7 +531,7 @@ def bench_latency(
             scorer.score(q, [passage_text(p) for p in found])
             parts[f"cross-encoder, top {idx.rerank_depth}"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            scorer.score(q, list(dict.fromkeys(p.title for p in found)))
+            title_logits(q, found, scorer)
             parts["cross-encoder, their headlines"].append(time.perf_counter() - t)
             t = time.perf_counter()
             service.writer.write(q, found[: idx.top_k])
@@ -621,8 +621,8 @@ def bench_latency(
         [
             f"faiss and fts5 at depth index.candidates; retrieve = the retriever(s) + fusion + passage rows"
             f" (top {settings.index.rerank_depth}); cross-encoder = scoring those passages at"
-            f" {settings.index.rerank_max_tokens} tokens, then their distinct headlines; answer reader = the extractive writer on the top"
-            f" {settings.index.top_k} (sentence vectors cached after the first);"
+            f" {settings.index.rerank_max_tokens} tokens, then their distinct headlines; answer reader = the"
+            f" extractive writer on the top {settings.index.top_k} (sentence vectors cached after the first);"
             f" 'before' = all terms OR-ed with the chunks join, the first {before_queries} questions only",
         ],
     )

@@ -179,7 +179,7 @@ def rerank(
         logits = encoder.score(question, [passage_text(p) for p in head]).astype(np.float64)
         keys = logits - rank_weight * np.log(np.arange(1, len(head) + 1))
         if title_weight > 0:
-            keys += title_weight * _title_logits(question, head, encoder)
+            keys += title_weight * title_logits(question, head, encoder)
         head = [
             dataclasses.replace(head[i], relevance=float(logits[i]))
             for i in sorted(range(len(head)), key=lambda i: (-keys[i], i))
@@ -196,7 +196,7 @@ def off_topic(passages: Sequence[Passage], min_logit: float) -> bool:
     return best is not None and best.relevance is not None and best.relevance < min_logit
 
 
-def _title_logits(question: str, passages: Sequence[Passage], encoder: PairScorer) -> np.ndarray:
+def title_logits(question: str, passages: Sequence[Passage], encoder: PairScorer) -> np.ndarray:
     """Each passage's headline logit (0 for a passage without a headline)."""
     titles = list(dict.fromkeys(t for p in passages if (t := p.title.strip())))
     scores = dict(zip(titles, encoder.score(question, titles).astype(np.float64).tolist(), strict=True))

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 from corpus.cleaning import clean_article_text
 from corpus.models import Article, stable_id
@@ -244,7 +245,6 @@ def _one_line(text: str) -> str:
 # A trailing " - CNN", " | The Week UK", " | CNN Business ..." that sites append to their headlines.
 _SITE_SUFFIX_RE = re.compile(r"\s+[|–—-]\s+([^|–—-]{2,40}?)\s*(?:\.\.\.|…)?$")
 _NOT_NAME_RE = re.compile(r"[\W_]+")
-_HOST_RE = re.compile(r"^[a-z][a-z0-9+.-]*://(?:www\.)?([^/:?#]+)", re.I)
 
 
 def _name_key(text: str) -> str:
@@ -262,18 +262,18 @@ def strip_site_suffix(title: str, source: str | None, url: str | None) -> str:
     if not match or match.start() == 0:
         return title
     suffix = _name_key(match.group(1))
-    host = _HOST_RE.match(url or "")
-    names = [_name_key(source or ""), _name_key(host.group(1).split(".")[0]) if host else ""]
+    host = (urlsplit(url).hostname or "").removeprefix("www.") if url else ""
+    names = [_name_key(source or ""), _name_key(host.split(".")[0])]
     # A prefix either way: "CNN Business" of source "CNN", "The Week UK" of "The Week", "The ..." cut short.
     if len(suffix) >= 3 and any(n and (n.startswith(suffix) or suffix.startswith(n)) for n in names):
         return title[: match.start()].rstrip()
     return title
 
 
-def _drop_repeated_title(title: str, body: str) -> str:
-    """Extractors often repeat the headline as the first body line; keep it only once."""
+def _drop_repeated_title(body: str, *titles: str) -> str:
+    """Extractors often repeat the headline (any of its forms) as the first body line; keep it only once."""
     first, _, rest = body.partition("\n")
-    if rest and " ".join(first.split()).casefold() == title.casefold():
+    if rest and " ".join(first.split()).casefold() in {t.casefold() for t in titles}:
         return rest
     return body
 
@@ -314,8 +314,7 @@ def build_article(
     url = valid_unicode((url or "").strip()) or None
     source = valid_unicode((source or "").strip()) or prov.settings.default_source
     headline = strip_site_suffix(clean_title, source, url)
-    clean_body = _drop_repeated_title(headline, valid_unicode(clean_article_text(body)))
-    clean_body = _drop_repeated_title(clean_title, clean_body)
+    clean_body = _drop_repeated_title(valid_unicode(clean_article_text(body)), headline, clean_title)
     if clean_body == clean_title:
         # A headline-only article: its one line is the headline, site name dropped as in the title.
         clean_body = headline
