@@ -99,6 +99,9 @@ class IndexSettings(BaseModel):
     # Plus this share of the headline's own logit: a story *about* what was asked beats a round-up that
     # mentions it in one paragraph ("5 things to know for ...").
     rerank_title_weight: float = Field(0.75, ge=0)
+    # A round-up's passage (index.rerank.ROUNDUP_TITLE: "5 things to know", a recap, a live blog, a gallery)
+    # loses this many logits: the story's own article leads and is cited, unless it reads far less relevant.
+    rerank_roundup_penalty: float = Field(8.0, ge=0)
     # When the reranked first passage's own logit is below this, the news does not cover the question: the
     # answer says so instead of quoting the nearest story (an off-topic question's best passage scores low).
     rerank_min_logit: float = Field(-2.0, ge=-20, le=20)

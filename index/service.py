@@ -276,6 +276,7 @@ class NewsService:
                 idx.rerank_depth,
                 idx.rerank_rank_weight,
                 idx.rerank_title_weight,
+                idx.rerank_roundup_penalty,
             )
         return plan, retriever.retrieve(plan, self.queries.encode(plan.text))
 

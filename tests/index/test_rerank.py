@@ -18,7 +18,15 @@ from index.indexer import article_attrs
 from index.models import Passage
 from index.passages import PassageStore
 from index.query import Filters, SearchPlan
-from index.rerank import CrossEncoder, RerankingRetriever, off_topic, passage_text, rerank, reranker_dir
+from index.rerank import (
+    CrossEncoder,
+    RerankingRetriever,
+    is_roundup,
+    off_topic,
+    passage_text,
+    rerank,
+    reranker_dir,
+)
 from index.retrieval import HybridRetriever
 from index.stores.memory import MemoryStore
 
@@ -125,6 +133,45 @@ def test_title_weight_favours_a_story_about_the_question_over_a_round_up(encoder
     weight = (keep * np.log(2) - float(logits[1] - logits[0]) + 0.5) / float(titles[1] - titles[0])
     out = rerank(QUESTION, [round_up, story], encoder, depth=2, rank_weight=keep, title_weight=weight)
     assert [p.chunk_id for p in out] == [2, 1]
+
+
+def test_roundup_penalty_puts_the_story_first_unless_it_reads_far_less_relevant(
+    encoder: CrossEncoder,
+) -> None:
+    round_up = passage(1, "5 things to know for Monday: Weather, Sports, Markets", RELEVANT)
+    story = passage(
+        2, "Iran and Azerbaijan", "Officials of Iran and Azerbaijan met on Monday to talk about transport."
+    )
+    logits = encoder.score(QUESTION, [passage_text(round_up), passage_text(story)])
+    gap = float(logits[0] - logits[1])
+    assert gap > 0
+    assert rerank(QUESTION, [round_up, story], encoder, depth=2)[0].chunk_id == 1
+    # A penalty above the gap hands the lead to the story's own article; one below it does not.
+    assert rerank(QUESTION, [round_up, story], encoder, depth=2, roundup_penalty=gap + 0.5)[0].chunk_id == 2
+    assert rerank(QUESTION, [round_up, story], encoder, depth=2, roundup_penalty=gap / 2)[0].chunk_id == 1
+    # The logits a passage reports are its own, penalty or not: the off-topic floor reads them.
+    out = rerank(QUESTION, [round_up, story], encoder, depth=2, roundup_penalty=gap + 0.5)
+    assert {p.chunk_id: p.relevance for p in out} == {1: float(logits[0]), 2: float(logits[1])}
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("5 things to know for July 14: Covid-19, Biden in Israel, Jan. 6 ...", True),
+        ("Highland Park shooting, Ukraine, Wimbledon: 5 things to know ...", True),
+        ("Six takeaways from primaries in Wyoming and Alaska", True),
+        ("Primary recap: Kansas voters uphold abortion rights", True),
+        ("Hurricane Ian live updates: Death toll rises", True),
+        ("In photos: Deadly earthquake hits Afghanistan", True),
+        ("The week in Tech: 5 must-know things", True),
+        ("What we know about the Uvalde school shooting", False),
+        ("Three things Biden said about inflation", False),
+        ("Live music returns to Kyiv", False),
+        ("Iran and Azerbaijan discuss the Rasht-Astara railway", False),
+    ],
+)
+def test_is_roundup_reads_the_headline(title: str, expected: bool) -> None:
+    assert is_roundup(title) is expected
 
 
 def test_rerank_records_each_read_passages_logit_and_off_topic_reads_the_first(encoder: CrossEncoder) -> None:
