@@ -102,9 +102,9 @@ class IndexSettings(BaseModel):
     # A round-up's passage (index.rerank.ROUNDUP_TITLE: "5 things to know", a recap, a live blog, a gallery)
     # loses this many logits: the story's own article leads and is cited, unless it reads far less relevant.
     rerank_roundup_penalty: float = Field(8.0, ge=0)
-    # When the reranked first passage's own logit is below this, the news does not cover the question: the
-    # answer says so instead of quoting the nearest story (an off-topic question's best passage scores low).
-    rerank_min_logit: float = Field(-2.0, ge=-20, le=20)
+    # When no reranked passage's own logit reaches this, the news does not cover the question: the answer
+    # says so instead of quoting the nearest story (bench/coverage_floor.py).
+    rerank_min_logit: float = Field(0.0, ge=-20, le=20)
     min_relevance: float = Field(0.42, ge=-1, le=1)
     answer_sentences: int = Field(3, ge=1, le=10)
     # Sentences the answer composer embeds to choose from: lexically best first, at least answer_sentences,

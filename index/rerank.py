@@ -201,12 +201,14 @@ def rerank(
 
 
 def off_topic(passages: Sequence[Passage], min_logit: float) -> bool:
-    """Whether the best passage, as the cross-encoder read it, is not about the question at all.
+    """Whether no passage the cross-encoder read is about the question at all (every logit below min_logit).
 
-    False when the reranker did not read it (other languages, the reranker off): the similarity floor decides.
+    The best read logit decides, not the first passage's: reordering (the fused rank's share, headlines,
+    round-ups) changes which passage leads, not whether the news covers the question. False when the
+    reranker read none (other languages, the reranker off): the similarity floor decides.
     """
-    best = min(passages, key=lambda p: p.rank, default=None)
-    return best is not None and best.relevance is not None and best.relevance < min_logit
+    read = [p.relevance for p in passages if p.relevance is not None]
+    return bool(read) and max(read) < min_logit
 
 
 def is_roundup(title: str) -> bool:

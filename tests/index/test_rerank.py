@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,7 +175,7 @@ def test_is_roundup_reads_the_headline(title: str, expected: bool) -> None:
     assert is_roundup(title) is expected
 
 
-def test_rerank_records_each_read_passages_logit_and_off_topic_reads_the_first(encoder: CrossEncoder) -> None:
+def test_rerank_records_each_read_passages_logit_and_off_topic_reads_the_best(encoder: CrossEncoder) -> None:
     passages = [
         passage(1, "Library budget", UNRELATED),
         passage(2, "Iran and Azerbaijan", RELEVANT),
@@ -191,6 +192,10 @@ def test_rerank_records_each_read_passages_logit_and_off_topic_reads_the_first(e
     # A lone passage is read too, so the floor holds when retrieval found just one.
     lone = rerank(QUESTION, [passages[0]], encoder, depth=10)
     assert lone[0].relevance is not None and off_topic(lone, min_logit=-2.0)
+    # The best read logit decides, wherever reordering put its passage.
+    demoted = [dataclasses.replace(p, rank=n) for n, p in enumerate(reversed(out[:2]), start=1)]
+    assert demoted[0].chunk_id == 1 and not off_topic(demoted, min_logit=-2.0)
+    assert off_topic(demoted, min_logit=float(max(logits)) + 0.1)
     # Unread passages (reranker off, other languages) say nothing either way.
     assert not off_topic(passages, min_logit=-2.0) and not off_topic([], min_logit=-2.0)
 
