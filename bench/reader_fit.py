@@ -1,11 +1,12 @@
 """Fit the answer reader's weights (index/reader.py) on the RealTime QA tuning weeks, and say how well they do.
 
-For each tuning-week question, the passages `ask` writes from (its top_k) are retrieved from an ingested bench
-work dir (never written), and every candidate sentence gets the reader's features; a sentence is positive when
-it states the gold answer. A logistic regression is fitted per left-out week (to report honest figures) and
-once on all weeks (the weights to paste into index/reader.py). Reported: how often the best-scored sentence
-states the answer (top 1) and one of the best three does (top 3), for the fitted weights, the shipped ones,
-and word overlap alone.
+For each tuning-week question (all of them: the answer check needs no gold article), the passages `ask` writes
+from (its top_k) are retrieved from an ingested bench work dir (never written), and every candidate sentence gets
+the reader's features; a sentence is positive when it states the gold answer. A logistic regression is fitted per
+left-out week (to report honest figures) and once on all weeks (the weights to paste into index/reader.py).
+Reported: how often the best-scored sentence states the answer (top 1) and one of the best three does (top 3),
+over all questions and over those with a gold article, for the fitted weights, the shipped ones, and word overlap
+alone.
 
     python -m bench.reader_fit --work data/bench-rtqa
 """
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     service = open_ingested(data, args.work)
     if service is None:
         return 0
-    questions = [q for q in load_questions(data) if q.week <= LAST_TUNING_WEEK]
+    questions = [q for q in load_questions(data, gold_only=False) if q.week <= LAST_TUNING_WEEK]
     try:
         cases = build_cases(service, questions)
     finally:
@@ -75,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     held_out = {w: fit(weeks != w) for w in sorted(set(weeks))}
     everything = fit(np.ones(len(y), dtype=bool))
-    n = len(questions)
+    n, n_gold = len(questions), sum(1 for q in questions if q.gold_urls)
+    with_gold = [c for c in cases if c[0].gold_urls]
     rows = {
         "word overlap alone": lambda c: c[2][:, 0],
         "fitted, each week left out": lambda c: c[2] @ held_out[c[0].week],
@@ -83,12 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     ceiling = sum(bool(c[3].any()) for c in cases) / n
     lines = [
-        f"### Answer reader, {n} tuning-week questions (answer in some candidate sentence: {ceiling:.3f})",
+        f"### Answer reader, {n} tuning-week questions, {n_gold} with a gold article"
+        f" (answer in some candidate sentence: {ceiling:.3f})",
         "",
-        "| sentence order | top 1 states the answer | top 3 |",
-        "|---|---|---|",
+        "| sentence order | top 1 states the answer | top 3 | with a gold article: top 1 | top 3 |",
+        "|---|---|---|---|---|",
         *(
-            f"| {label} | {top_k_rate(cases, f, 1, n):.3f} | {top_k_rate(cases, f, 3, n):.3f} |"
+            f"| {label} | {top_k_rate(cases, f, 1, n):.3f} | {top_k_rate(cases, f, 3, n):.3f}"
+            f" | {top_k_rate(with_gold, f, 1, n_gold):.3f} | {top_k_rate(with_gold, f, 3, n_gold):.3f} |"
             for label, f in rows.items()
         ),
         "",

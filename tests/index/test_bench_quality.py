@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from bench.answer_match import states_answer
 from bench.quality import (
     ArticleRef,
@@ -9,6 +12,7 @@ from bench.quality import (
     gold_flags,
     hit_at,
     listed_labels,
+    load_questions,
     ranked_articles,
     reciprocal_rank,
 )
@@ -83,3 +87,27 @@ def test_variant_listing_keeps_labels_that_hold_commas() -> None:
     }
     assert listed_labels("hybrid", labels) == {"hybrid"}
     assert listed_labels("", labels) == set()
+
+
+def test_questions_without_a_gold_article_are_loaded_only_when_asked_for(tmp_path: Path) -> None:
+    (tmp_path / "qa").mkdir()
+    (tmp_path / "gold").mkdir()
+    rows = [
+        {"question_id": f"20220617_{n}", "question_date": "2022/06/16", "question_sentence": f"Q{n}?",
+         "choices": ["a", "b", "c", "d"], "answer": [str(n)]}
+        for n in (0, 1)
+    ]  # fmt: skip
+    gold = [
+        {"question_id": "20220617_0", "search_result": [{"url": "https://x.test/a", "text": "A story."}]},
+        {"question_id": "20220617_1", "search_result": []},
+    ]
+    (tmp_path / "qa" / "20220617_qa.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    (tmp_path / "gold" / "20220617_gold.jsonl").write_text("\n".join(json.dumps(r) for r in gold))
+    assert [(q.qid, q.answer, q.gold_urls) for q in load_questions(tmp_path)] == [
+        ("20220617_0", "a", frozenset({"https://x.test/a"}))
+    ]
+    everything = load_questions(tmp_path, gold_only=False)
+    assert [(q.qid, q.answer, q.gold_urls) for q in everything] == [
+        ("20220617_0", "a", frozenset({"https://x.test/a"})),
+        ("20220617_1", "b", frozenset()),
+    ]
