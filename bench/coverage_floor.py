@@ -1,6 +1,7 @@
 """Where to put `rerank_min_logit`: the best cross-encoder logit of the passages read, covered and uncovered questions.
 
-Covered: the RealTime QA tuning-week questions (each has a gold article in the corpus). Mostly uncovered: RGB's
+Covered: the RealTime QA tuning-week questions with a gold article in the corpus; beside them, the tuning-week
+questions whose quiz names none (the corpus holds their search results; coverage unknown). Mostly uncovered: RGB's
 100 news factoids of 2018-2023 (`../shared/eval-data/rgb/en_fact.json`) asked of the same 2022 corpus. For each
 question the default pipeline runs once with no floor; the table then shows, per floor, how many questions would
 still be answered and how many of those answers state the expected answer. Reads an ingested bench work dir
@@ -77,22 +78,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     service = open_ingested(data, args.work)
     if service is None:
         return 0
-    tuning = [(q.text, q.asked_at, [q.answer]) for q in load_questions(data) if q.week <= LAST_TUNING_WEEK]
+    tuning = [q for q in load_questions(data, gold_only=False) if q.week <= LAST_TUNING_WEEK]
     unfloored = NewsService(with_index(service.settings, {"rerank_min_logit": -20.0}), service.embedder)
     try:
-        covered, uncovered = ask_all(unfloored, tuning), ask_all(unfloored, rgb_questions(RGB))
+        covered = ask_all(unfloored, [(q.text, q.asked_at, [q.answer]) for q in tuning if q.gold_urls])
+        # The quiz names no gold article for these: the corpus holds their search results, coverage unknown.
+        unknown = ask_all(unfloored, [(q.text, q.asked_at, [q.answer]) for q in tuning if not q.gold_urls])
+        uncovered = ask_all(unfloored, rgb_questions(RGB))
     finally:
         unfloored.close()
         service.close()
     lines = [
-        f"### Best read passage's cross-encoder floor: {len(covered)} tuning-week questions, {len(uncovered)} RGB",
+        f"### Best read passage's cross-encoder floor: {len(covered)} tuning-week questions with a gold article,"
+        f" {len(unknown)} without, {len(uncovered)} RGB",
         "",
-        "| rerank_min_logit | tuning answered | tuning right | RGB answered | RGB right |",
-        "|---|---|---|---|---|",
+        "| rerank_min_logit | tuning answered | tuning right | without gold: answered | right"
+        " | RGB answered | RGB right |",
+        "|---|---|---|---|---|---|---|",
     ]
     for floor in FLOORS:
-        (ta, tr), (ra, rr) = kept(covered, floor), kept(uncovered, floor)
-        lines.append(f"| {'none' if floor is None else f'{floor:g}'} | {ta} | {tr} | {ra} | {rr} |")
+        (ta, tr), (ua, ur), (ra, rr) = kept(covered, floor), kept(unknown, floor), kept(uncovered, floor)
+        lines.append(
+            f"| {'none' if floor is None else f'{floor:g}'} | {ta} | {tr} | {ua} | {ur} | {ra} | {rr} |"
+        )
     table = "\n".join([*lines, ""])
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "coverage_floor.md").write_text(table, encoding="utf-8")
