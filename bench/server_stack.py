@@ -40,8 +40,8 @@ from bench.quality import (
     load_questions,
 )
 from bench.scale_build import SyntheticScale, _perturb, base_from_ingested
-from bench.speed import PIPELINES, load_queries, load_reranker, log, time_asks
 from bench.speed_plot import LatencyRow, write_rows
+from bench.speed_support import PIPELINES, load_queries, load_reranker, log, time_asks
 from corpus.models import Article
 from corpus.settings import Settings
 from corpus.storage import Storage
