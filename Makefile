@@ -32,7 +32,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check corpus index bot tests bench
-	$(BIN)/mypy corpus index bot
+	$(BIN)/mypy corpus index bot bench
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

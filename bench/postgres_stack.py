@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast, get_args
 
 import psutil
 import psycopg
@@ -35,7 +36,7 @@ from bench.quality import (
 )
 from corpus.migrate import migrate
 from corpus.settings import Settings
-from index.query import Query
+from index.query import Mode, Query
 from index.service import NewsService
 
 DATABASE = "newsbot_bench"
@@ -103,7 +104,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def run_stack(
-    label: str, settings: Settings, corpus_file: Path, questions: list[Question], modes: Sequence[str]
+    label: str, settings: Settings, corpus_file: Path, questions: list[Question], modes: Sequence[Mode]
 ) -> tuple[list[list[str]], list[str]]:
     """Ingest from scratch, then every mode over the questions; (table rows, notes)."""
     service = NewsService.open(settings)
@@ -197,7 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.copytree(source / "models", work / "models")
     questions = [q for q in load_questions(args.data.resolve()) if q.week <= LAST_TUNING_WEEK]
     questions = questions[: args.limit] if args.limit else questions
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    modes = [cast(Mode, m.strip()) for m in args.modes.split(",") if m.strip()]
+    if unknown := [m for m in modes if m not in get_args(Mode)]:
+        raise SystemExit(f"--modes: unknown {', '.join(unknown)}; choose from {', '.join(get_args(Mode))}")
     url, pid = start_server(work, fresh=not args.latency_only)
     rows: list[list[str]] = []
     notes: list[str] = []

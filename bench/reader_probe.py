@@ -109,7 +109,9 @@ def build_cases(service: NewsService, questions: Sequence[Question], depth: int,
         candidates = candidate_sentences(q.text, passages)
         scored = score_sentences(service.queries.encode(q.text), candidates, service.cached)
         ce = (
-            scorer.score(q.text, [sentence_text(c.passage, c.text) for c in candidates]) if candidates else []
+            scorer.score(q.text, [sentence_text(c.passage, c.text) for c in candidates])
+            if candidates
+            else np.zeros(0)
         )
         sentences = tuple(
             Sentence(c.text, c.passage, c.position, c.lexical, c.prior, s.similarity, float(v))

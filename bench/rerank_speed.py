@@ -84,8 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for threads in (int(t) for t in args.threads.split(",")):
         for batch in (int(b) for b in args.batch_sizes.split(",")):
-            for kind, pool, lengths in (("passage", passages, (128, 256)), ("sentence", sentences, (128,))):
-                for max_length in lengths:
+            for kind, pool, max_lengths in (
+                ("passage", passages, (128, 256)),
+                ("sentence", sentences, (128,)),
+            ):
+                for max_length in max_lengths:
                     enc = CrossEncoder(max_length=max_length, batch_size=batch, threads=threads)
                     cells = [kind, str(max_length), str(threads), str(batch)]
                     for n in (10, 20, 30):
