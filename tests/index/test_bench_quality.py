@@ -7,7 +7,9 @@ from pathlib import Path
 
 from bench.answer_match import states_answer
 from bench.quality import (
+    AnswerTally,
     ArticleRef,
+    Tally,
     answer_correct,
     gold_flags,
     hit_at,
@@ -111,3 +113,9 @@ def test_questions_without_a_gold_article_are_loaded_only_when_asked_for(tmp_pat
         ("20220617_0", "a", frozenset({"https://x.test/a"})),
         ("20220617_1", "b", frozenset()),
     ]
+
+
+def test_answer_tally_adds_the_questions_without_a_gold_article_to_the_gold_ones() -> None:
+    gold = Tally(questions=100, answered=95, correct=70)
+    extra = AnswerTally(questions=200, answered=150, correct=80)
+    assert extra.row("v", gold) == ["v", "300", "0.500", "0.817", "200", "0.400", "0.750"]
