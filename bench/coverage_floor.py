@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bench.answer_match import states_answer
-from bench.quality import DATA, LAST_TUNING_WEEK, RESULTS, WORK, load_questions, open_ingested, with_index
+from bench.quality import RESULTS, WORK, open_ingested, with_index
+from bench.rtqa_data import DATA, LAST_TUNING_WEEK, load_questions
 from index.query import Query
 from index.service import NewsService
 

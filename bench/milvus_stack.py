@@ -26,15 +26,8 @@ import numpy as np
 import psutil
 
 from bench.milvus_server import start_milvus
-from bench.quality import (
-    DATA,
-    LAST_TUNING_WEEK,
-    RESULTS,
-    Tally,
-    bench_settings,
-    evaluate,
-    load_questions,
-)
+from bench.quality import RESULTS, Tally, bench_settings, evaluate
+from bench.rtqa_data import DATA, LAST_TUNING_WEEK, load_questions
 from corpus.settings import Settings
 from index.generation import Generation
 from index.service import NewsService

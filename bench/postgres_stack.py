@@ -24,16 +24,8 @@ import psutil
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bench.quality import (
-    DATA,
-    HEADER,
-    LAST_TUNING_WEEK,
-    RESULTS,
-    Question,
-    bench_settings,
-    evaluate,
-    load_questions,
-)
+from bench.quality import HEADER, RESULTS, bench_settings, evaluate
+from bench.rtqa_data import DATA, LAST_TUNING_WEEK, Question, load_questions
 from corpus.migrate import migrate
 from corpus.settings import Settings
 from index.query import Mode, Query

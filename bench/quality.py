@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
-import json
 import logging
 import os
 import re
@@ -13,60 +10,30 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from typing import Any
 
 from bench.answer_match import states_answer
+from bench.rtqa_data import DATA, LAST_TUNING_WEEK, REPO, Question, load_questions, write_corpus
+from bench.rtqa_metrics import answer_correct, gold_flags, hit_at, ranked_articles, reciprocal_rank
 from corpus.errors import IndexMismatchError
 from corpus.settings import Settings, load_settings
-from index.models import Passage
 from index.query import Mode, Query
 from index.service import NewsService
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "eval-data" / "realtimeqa"
 RESULTS = REPO / "bench" / "results"
 # One persistent, gitignored work dir: its embedding cache makes every run after the first cheap.
 WORK = REPO / "data" / "bench-rtqa"
-# Weeks up to this one are for tuning; later weeks are held out and never tuned on.
-LAST_TUNING_WEEK = "20220826"
 # Passages retrieved per question for the article ranking: enough to see 10 distinct articles.
 RANK_DEPTH = 30
 CUTOFFS = (1, 5, 10)
-_QUOTES = "\"'“”‘’«»"
-_SOURCES = {"cnn.com": "CNN", "usatoday.com": "USA Today", "theweek.co.uk": "The Week"}
 # Tuning variants are settings overrides on top of the configured [index] section.
 Variant = tuple[str, Mode, dict[str, Any]]
 # The opt-in LLM writer variant (--llm-url): the default hybrid search, the [answer] section overridden.
 LLM_LABEL = "hybrid (default) + llm writer"
-
-
-class ArticleRef(NamedTuple):
-    """One retrieved article: its id and URL (both can identify a gold article)."""
-
-    article_id: str
-    url: str | None
-
-
-@dataclass(frozen=True)
-class Question:
-    """One quiz question and its gold articles (none when its quiz names none)."""
-
-    qid: str
-    week: str
-    asked_at: datetime
-    text: str
-    answer: str
-    gold_urls: frozenset[str]
-
-    @property
-    def gold_ids(self) -> frozenset[str]:
-        """The article ids the corpus file gives the gold URLs."""
-        return frozenset(article_id(u) for u in self.gold_urls)
 
 
 @dataclass
@@ -182,166 +149,6 @@ HEADER = [
     "answered",
     "s",
 ]
-
-
-# -- metrics -----------------------------------------------------------------------------------------
-
-
-def ranked_articles(passages: Sequence[Passage]) -> list[ArticleRef]:
-    """Articles in the order of their best passage."""
-    seen: dict[str, ArticleRef] = {}
-    for p in sorted(passages, key=lambda p: p.rank):
-        seen.setdefault(p.article_id, ArticleRef(p.article_id, p.url))
-    return list(seen.values())
-
-
-def gold_flags(
-    ranking: Sequence[ArticleRef], gold_ids: frozenset[str], gold_urls: frozenset[str]
-) -> list[bool]:
-    """Whether each ranked article is a gold one (by id, or by URL when deduplication re-keyed it)."""
-    return [r.article_id in gold_ids or (r.url is not None and r.url in gold_urls) for r in ranking]
-
-
-def hit_at(flags: Sequence[bool], k: int) -> bool:
-    """A gold article among the first k."""
-    return any(flags[:k])
-
-
-def reciprocal_rank(flags: Sequence[bool], k: int) -> float:
-    """1/rank of the first gold article within the first k, else 0."""
-    for rank, flag in enumerate(flags[:k], start=1):
-        if flag:
-            return 1.0 / rank
-    return 0.0
-
-
-def normalize_answer(text: str) -> str:
-    """Lowercase with curly quotes made straight and surrounding quotes/punctuation dropped."""
-    text = text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return " ".join(text.strip(_QUOTES + " .,;:!?").split())
-
-
-def answer_correct(answer_text: str, gold: str) -> bool:
-    """The gold choice appears in the answer (case-insensitive)."""
-    needle = normalize_answer(gold)
-    return bool(needle) and needle in normalize_answer(answer_text)
-
-
-# -- data ----------------------------------------------------------------------------------------------
-
-
-def article_id(url: str) -> str:
-    """A stable id per article URL, so that gold articles are known by id after ingestion."""
-    return "rtqa-" + hashlib.sha1(url.encode()).hexdigest()[:16]
-
-
-def _day(value: str | None) -> date | None:
-    """A date from RealTime QA's 'YYYY/MM/DD' strings."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value[:10], "%Y/%m/%d").date()
-    except ValueError:
-        return None
-
-
-def _source(url: str) -> str:
-    host = urlsplit(url).netloc.lower()
-    return next((name for dom, name in _SOURCES.items() if host.endswith(dom)), host.removeprefix("www."))
-
-
-def _slug_title(url: str, text: str) -> str:
-    """A headline for gold articles, which come without one: the URL's slug, else the first sentence."""
-    parts = [p for p in urlsplit(url).path.split("/") if "-" in p and not p.startswith("h_")]
-    if parts and len(parts[-1]) < 120:
-        words = re.sub(r"[-_]+", " ", parts[-1]).removesuffix(".html").split()
-        # Drop CNN's edition tags (intl, hnk, trnd) which are no words of the story.
-        words = [w for w in words if w not in {"intl", "hnk", "trnd", "scli", "gbr", "ctpr"}]
-        if words:
-            return " ".join(words).capitalize()
-    first = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
-    return " ".join(first.split()[:15])
-
-
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
-def load_questions(data: Path, gold_only: bool = True) -> list[Question]:
-    """The questions that have a gold article with text (or all, gold_urls empty), with the day they were asked."""
-    gold: dict[str, frozenset[str]] = {}
-    for path in sorted((data / "gold").glob("*_gold.jsonl")):
-        for row in _jsonl(path):
-            urls = frozenset(r["url"] for r in row["search_result"] if r.get("text"))
-            if urls:
-                gold[row["question_id"]] = urls
-    out = []
-    for path in sorted((data / "qa").glob("*_qa.jsonl")):
-        for row in _jsonl(path):
-            qid = row["question_id"]
-            asked = _day(row["question_date"])
-            if (gold_only and qid not in gold) or asked is None:
-                continue
-            # The quiz appears during its day: everything published that day may be known.
-            when = datetime(asked.year, asked.month, asked.day, tzinfo=UTC) + timedelta(days=1, seconds=-1)
-            answer = row["choices"][int(row["answer"][0])]
-            urls = gold.get(qid, frozenset())
-            out.append(Question(qid, qid.split("_")[0], when, row["question_sentence"], answer, urls))
-    return out
-
-
-def write_corpus(data: Path, out: Path, until: date | None) -> tuple[int, int]:
-    """Gold and search-result articles, deduplicated by URL, as newsbot JSONL; returns (written, skipped)."""
-    records: dict[str, dict[str, Any]] = {}
-    for path in sorted((data / "gold").glob("*_gold.jsonl")):
-        for row in _jsonl(path):
-            for r in row["search_result"]:
-                if r.get("text"):
-                    records.setdefault(
-                        r["url"], {"url": r["url"], "text": r["text"], "date": r.get("publish_date")}
-                    )
-    for path in sorted((data / "gcs").glob("*_gcs.jsonl.gz")):
-        for row in _jsonl(path):
-            for r in row["search_result"]:
-                known = records.get(r["url"])
-                if known is not None:
-                    # The gold scrape is the full text; the search result only lends its headline and date.
-                    known.setdefault("title", r.get("title"))
-                    known["date"] = known["date"] or r.get("publish_date")
-                elif r.get("text"):
-                    records[r["url"]] = {
-                        "url": r["url"],
-                        "text": r["text"],
-                        "title": r.get("title"),
-                        "date": r.get("publish_date"),
-                    }
-    written = skipped = 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for url, r in records.items():
-            day = _day(r["date"])
-            # Undated articles could never pass the as-of filter; later ones are invisible to the questions.
-            if day is None or (until is not None and day > until):
-                skipped += 1
-                continue
-            line = {
-                "id": article_id(url),
-                "title": r.get("title") or _slug_title(url, r["text"]),
-                "body": r["text"],
-                "url": url,
-                "published_at": day.isoformat() + "T00:00:00+00:00",
-                "source": _source(url),
-                "language": "en",
-            }
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-            written += 1
-    tmp.replace(out)
-    return written, skipped
 
 
 # -- running -------------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from bench.answer_match import states_answer
-from bench.quality import DATA, LAST_TUNING_WEEK, RESULTS, WORK, Question, load_questions, open_ingested
+from bench.quality import RESULTS, WORK, open_ingested
+from bench.rtqa_data import DATA, LAST_TUNING_WEEK, Question, load_questions
 from index.extractive import SentenceCandidate, candidate_sentences
 from index.query import Query
 from index.reader import FEATURES, WEIGHTS, sentence_features

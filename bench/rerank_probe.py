@@ -29,20 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.quality import (
-    CUTOFFS,
-    DATA,
-    LAST_TUNING_WEEK,
-    RANK_DEPTH,
-    RESULTS,
-    WORK,
-    gold_flags,
-    hit_at,
-    load_questions,
-    open_ingested,
-    ranked_articles,
-    reciprocal_rank,
-)
+from bench.quality import CUTOFFS, RANK_DEPTH, RESULTS, WORK, open_ingested
+from bench.rtqa_data import DATA, LAST_TUNING_WEEK, load_questions
+from bench.rtqa_metrics import gold_flags, hit_at, ranked_articles, reciprocal_rank
 from index.models import Passage
 from index.query import Query
 from index.rerank import CrossEncoder, passage_text, rerank

@@ -19,7 +19,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.quality import DATA, WORK, load_questions
+from bench.quality import WORK
+from bench.rtqa_data import DATA, load_questions
 from corpus.models import Article
 from corpus.settings import IndexSettings
 from index.chunking import article_sentences, chunk_article

@@ -6,15 +6,13 @@ import json
 from pathlib import Path
 
 from bench.answer_match import states_answer
-from bench.quality import (
-    AnswerTally,
+from bench.quality import AnswerTally, Tally, listed_labels
+from bench.rtqa_data import load_questions
+from bench.rtqa_metrics import (
     ArticleRef,
-    Tally,
     answer_correct,
     gold_flags,
     hit_at,
-    listed_labels,
-    load_questions,
     ranked_articles,
     reciprocal_rank,
 )
