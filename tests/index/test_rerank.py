@@ -165,6 +165,7 @@ def test_roundup_penalty_puts_the_story_first_unless_it_reads_far_less_relevant(
         ("Hurricane Ian live updates: Death toll rises", True),
         ("In photos: Deadly earthquake hits Afghanistan", True),
         ("The week in Tech: 5 must-know things", True),
+        ("Stocks end the week in the red", False),
         ("What we know about the Uvalde school shooting", False),
         ("Three things Biden said about inflation", False),
         ("Live music returns to Kyiv", False),
