@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from corpus.errors import ConfigError
+from corpus.settings import IndexSettings
 from index.encoders import cpu_threads
 from index.models import Passage
 from index.query import SearchPlan
@@ -224,34 +225,24 @@ def title_logits(question: str, passages: Sequence[Passage], encoder: PairScorer
 
 
 class RerankingRetriever:
-    """A Retriever whose inner retriever's top `depth` passages are reordered by a cross-encoder."""
+    """A Retriever whose inner retriever's top `rerank_depth` passages are reordered by a cross-encoder."""
 
-    def __init__(
-        self,
-        inner: Retriever,
-        scorer: PairScorer,
-        depth: int,
-        rank_weight: float,
-        title_weight: float = 0.0,
-        roundup_penalty: float = 0.0,
-    ) -> None:
+    def __init__(self, inner: Retriever, scorer: PairScorer, settings: IndexSettings) -> None:
         self.inner = inner
         self.scorer = scorer
-        self.depth = depth
-        self.rank_weight = rank_weight
-        self.title_weight = title_weight
-        self.roundup_penalty = roundup_penalty
+        self.settings = settings
 
     def retrieve(self, plan: SearchPlan, vector: np.ndarray) -> list[Passage]:
-        """The plan's top k after reranking the inner retriever's top max(k, depth)."""
-        wide = self.inner.retrieve(dataclasses.replace(plan, k=max(plan.k, self.depth)), vector)
+        """The plan's top k after reranking the inner retriever's top max(k, rerank_depth)."""
+        idx = self.settings
+        wide = self.inner.retrieve(dataclasses.replace(plan, k=max(plan.k, idx.rerank_depth)), vector)
         ranked = rerank(
             plan.text,
             wide,
             self.scorer,
-            self.depth,
-            rank_weight=self.rank_weight,
-            title_weight=self.title_weight,
-            roundup_penalty=self.roundup_penalty,
+            idx.rerank_depth,
+            rank_weight=idx.rerank_rank_weight,
+            title_weight=idx.rerank_title_weight,
+            roundup_penalty=idx.rerank_roundup_penalty,
         )
         return ranked[: plan.k]

@@ -270,14 +270,7 @@ class NewsService:
         retriever: Retriever = HybridRetriever(gen.passages, gen.vectors, idx)
         # The cross-encoder (ms-marco) was trained on English only: other languages keep the fused order.
         if self._reranker is not None and plan.language in (None, "en"):
-            retriever = RerankingRetriever(
-                retriever,
-                self._reranker,
-                idx.rerank_depth,
-                idx.rerank_rank_weight,
-                idx.rerank_title_weight,
-                idx.rerank_roundup_penalty,
-            )
+            retriever = RerankingRetriever(retriever, self._reranker, idx)
         return plan, retriever.retrieve(plan, self.queries.encode(plan.text))
 
     def record_question(self) -> None:

@@ -254,7 +254,10 @@ def test_reranking_retriever_reranks_the_inner_top_and_cuts_to_k(
     plan = SearchPlan("Why did the port workers go back to work?", Filters(), now, 2, "dense")
     vector = np.asarray([1.0, 0.0], dtype=np.float32)
     assert [p.article_id for p in inner.retrieve(plan, vector)] == ["a0", "a1"]
-    found = RerankingRetriever(inner, encoder, depth=3, rank_weight=0.0).retrieve(plan, vector)
+    plain = IndexSettings(
+        rerank_depth=3, rerank_rank_weight=0.0, rerank_title_weight=0.0, rerank_roundup_penalty=0.0
+    )
+    found = RerankingRetriever(inner, encoder, plain).retrieve(plan, vector)
     assert [p.article_id for p in found][:1] == ["a2"] and len(found) == 2
     assert [p.rank for p in found] == [1, 2]
     passages.close()
