@@ -81,34 +81,18 @@ class Tally:
         return note + "."
 
 
-@dataclass
-class AnswerTally:
-    """Answers only, for questions without a gold article (no ranking, no citation precision)."""
-
-    questions: int = 0
-    answered: int = 0
-    correct: int = 0
-
-    def ask(self, service: NewsService, q: Question, mode: Mode) -> None:
-        """Ask one question and count its answer."""
-        answer = service.ask(Query(q.text, as_of=q.asked_at, mode=mode))
-        self.questions += 1
-        if answer.answered:
-            self.answered += 1
-            self.correct += states_answer(answer.text, q.answer)
-
-    def row(self, label: str, gold: Tally) -> list[str]:
-        """Answer accuracy and answered over every question (these and the gold ones), then these alone."""
-        n, m = max(self.questions + gold.questions, 1), max(self.questions, 1)
-        return [
-            label,
-            str(self.questions + gold.questions),
-            f"{(self.correct + gold.correct) / n:.3f}",
-            f"{(self.answered + gold.answered) / n:.3f}",
-            str(self.questions),
-            f"{self.correct / m:.3f}",
-            f"{self.answered / m:.3f}",
-        ]
+def all_questions_row(label: str, gold: Tally, extra: Tally) -> list[str]:
+    """Answer accuracy and answered over every question (gold and extra), then the extra ones alone."""
+    n, m = max(extra.questions + gold.questions, 1), max(extra.questions, 1)
+    return [
+        label,
+        str(extra.questions + gold.questions),
+        f"{(extra.correct + gold.correct) / n:.3f}",
+        f"{(extra.answered + gold.answered) / n:.3f}",
+        str(extra.questions),
+        f"{extra.correct / m:.3f}",
+        f"{extra.answered / m:.3f}",
+    ]
 
 
 ALL_HEADER = [
@@ -176,13 +160,14 @@ def evaluate(service: NewsService, questions: Sequence[Question], mode: Mode, la
 
 
 def _evaluate_one(service: NewsService, q: Question, mode: Mode, tally: Tally) -> None:
-    """One question's ranking and answer into the tally."""
-    passages = service.search(Query(q.text, k=RANK_DEPTH, as_of=q.asked_at, mode=mode))
-    flags = gold_flags(ranked_articles(passages), q.gold_ids, q.gold_urls)
+    """One question's ranking (when it has a gold article to rank) and answer into the tally."""
     tally.questions += 1
-    for c in CUTOFFS:
-        tally.hits[c] += hit_at(flags, c)
-    tally.rr += reciprocal_rank(flags, 10)
+    if q.gold_urls:
+        passages = service.search(Query(q.text, k=RANK_DEPTH, as_of=q.asked_at, mode=mode))
+        flags = gold_flags(ranked_articles(passages), q.gold_ids, q.gold_urls)
+        for c in CUTOFFS:
+            tally.hits[c] += hit_at(flags, c)
+        tally.rr += reciprocal_rank(flags, 10)
     asked = time.perf_counter()
     answer = service.ask(Query(q.text, as_of=q.asked_at, mode=mode))
     tally.ask_seconds.append(time.perf_counter() - asked)
@@ -352,14 +337,11 @@ def main(argv: Sequence[str] | None = None, make_variants: Callable[[], list[Var
         ingest(service, corpus_file)
         if args.ingest_only:
             return 0
-        questions = [q for q in load_questions(data) if (q.week > LAST_TUNING_WEEK) == args.heldout]
-        questions = questions[: args.limit] if args.limit else questions
-        extra = [
-            q
-            for q in load_questions(data, gold_only=False)
-            if args.all_questions and not q.gold_urls and (q.week > LAST_TUNING_WEEK) == args.heldout
+        in_split = [
+            q for q in load_questions(data, gold_only=False) if (q.week > LAST_TUNING_WEEK) == args.heldout
         ]
-        extra = extra[: args.limit] if args.limit else extra
+        questions = [q for q in in_split if q.gold_urls][: args.limit]
+        extra = [q for q in in_split if not q.gold_urls][: args.limit] if args.all_questions else []
         stored = set(service.store.versions())
         missing = sum(1 for q in questions if not (q.gold_ids & stored))
         runs = [(label, mode, with_index(settings, overrides)) for label, mode, overrides in make_variants()]
@@ -377,10 +359,7 @@ def main(argv: Sequence[str] | None = None, make_variants: Callable[[], list[Var
             try:
                 tally = evaluate(variant, questions, mode, label)
                 if extra:
-                    answers = AnswerTally()
-                    for q in extra:
-                        answers.ask(variant, q, mode)
-                    all_rows.append(answers.row(label, tally))
+                    all_rows.append(all_questions_row(label, tally, evaluate(variant, extra, mode, label)))
             finally:
                 variant.close()
             rows.append(tally.row(label))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bench.answer_match import states_answer
-from bench.quality import AnswerTally, Tally, listed_labels
+from bench.quality import Tally, all_questions_row, listed_labels
 from bench.rtqa_data import load_questions
 from bench.rtqa_metrics import (
     ArticleRef,
@@ -113,7 +113,7 @@ def test_questions_without_a_gold_article_are_loaded_only_when_asked_for(tmp_pat
     ]
 
 
-def test_answer_tally_adds_the_questions_without_a_gold_article_to_the_gold_ones() -> None:
+def test_the_all_questions_row_adds_the_questions_without_a_gold_article_to_the_gold_ones() -> None:
     gold = Tally(questions=100, answered=95, correct=70)
-    extra = AnswerTally(questions=200, answered=150, correct=80)
-    assert extra.row("v", gold) == ["v", "300", "0.500", "0.817", "200", "0.400", "0.750"]
+    extra = Tally(questions=200, answered=150, correct=80)
+    assert all_questions_row("v", gold, extra) == ["v", "300", "0.500", "0.817", "200", "0.400", "0.750"]
