@@ -8,12 +8,13 @@ from index.embeddings import text_hash
 from index.models import Chunk
 
 
-def article_sentences(article: Article) -> list[str]:
-    """The body's sentences, paragraph by paragraph."""
-    sentences: list[str] = []
+def article_sentences(article: Article) -> list[tuple[str, bool]]:
+    """The body's sentences, paragraph by paragraph, each with whether it opens its paragraph."""
+    sentences: list[tuple[str, bool]] = []
     for paragraph in article.body.split("\n"):
         if paragraph.strip():
-            sentences.extend(s for s in split_sentences(paragraph) if s.strip())
+            found = [s for s in split_sentences(paragraph) if s.strip()]
+            sentences.extend((s, i == 0) for i, s in enumerate(found))
     return sentences
 
 
@@ -43,28 +44,40 @@ def _pieces(sentence: str, max_words: int) -> list[str]:
 
 
 def embed_text(title: str, text: str) -> str:
-    """What the embedder sees for a chunk: the headline, then the passage."""
-    return f"{title}\n{text}" if title else text
+    """What the embedder sees for a chunk: the headline, then the passage on one line."""
+    # Paragraph breaks read as spaces, as they did before passages kept them: the same text hashes the
+    # same, so an index built before needs no new embeddings.
+    flat = text.replace("\n", " ")
+    return f"{title}\n{flat}" if title else flat
+
+
+def _joined(group: list[tuple[str, bool]]) -> str:
+    """A chunk's sentences as one text, a line break where a paragraph starts."""
+    return "".join(("\n" if opens else " ") + s if i else s for i, (s, opens) in enumerate(group))
 
 
 def chunk_article(article: Article, chunk_words: int, overlap_sentences: int) -> list[Chunk]:
     """Group whole sentences into chunks of about chunk_words words, repeating the last few in the next."""
-    sentences = [p for s in article_sentences(article) for p in _pieces(s, chunk_words)]
+    sentences = [
+        (p, opens and i == 0)
+        for s, opens in article_sentences(article)
+        for i, p in enumerate(_pieces(s, chunk_words))
+    ]
     if not sentences:
         return []
-    groups: list[list[str]] = []
+    groups: list[list[tuple[str, bool]]] = []
     start = 0
     while start < len(sentences):
         end, words, chars = start, 0, 0
         while end < len(sentences) and (
             words == 0
             or (
-                words + len(sentences[end].split()) <= chunk_words
-                and chars + len(sentences[end]) <= chunk_words * _CHARS_PER_WORD
+                words + len(sentences[end][0].split()) <= chunk_words
+                and chars + len(sentences[end][0]) <= chunk_words * _CHARS_PER_WORD
             )
         ):
-            words += len(sentences[end].split())
-            chars += len(sentences[end]) + 1
+            words += len(sentences[end][0].split())
+            chars += len(sentences[end][0]) + 1
             end += 1
         groups.append(sentences[start:end])
         if end >= len(sentences):
@@ -73,7 +86,9 @@ def chunk_article(article: Article, chunk_words: int, overlap_sentences: int) ->
         start = max(end - overlap_sentences, start + 1)
     chunks = []
     for ord_, group in enumerate(groups):
-        text = " ".join(group)
+        # A paragraph break stays a line break, so that an answer can quote a sentence without the
+        # dateline or heading line above it.
+        text = _joined(group)
         full = embed_text(article.title, text)
         chunks.append(
             Chunk(article_id=article.id, ord=ord_, text=text, embed_text=full, hash=text_hash(full))

@@ -25,6 +25,18 @@ _NEAR_LEXICAL = 0.4
 _FOCUS = re.compile(r"\b(?:what|which)\s+(?:kind of\s+|type of\s+|sort of\s+)?(\w+)", re.I)
 _RANK_PENALTY = 0.01
 _EMBED_CHARS = 300
+# A line after a heading or dateline is quoted alone only when it is a sentence of its own, not a fragment.
+_MIN_QUOTE_WORDS = 4
+# A wire dateline opening a sentence: "London (CNN) ...", "SAN FRANCISCO (AP) — ...", "(Reuters) ...". Only
+# news agencies' names: "Alphabet (GOOGL) split its shares" is a sentence, not a dateline.
+_AGENCIES = (
+    "CNN|CNN Business|AP|Reuters|AFP|UPI|dpa|Xinhua|Anadolu|ILKHA|Bloomberg|ANI|PTI|IANS|EFE|ANSA|TASS"
+)
+_DATELINE = re.compile(
+    r"^(?:[A-Z][\w.'’-]*(?:,?\s+[A-Z][\w.'’-]*){0,3}\s+)?\((?:" + _AGENCIES + r")\)\s*(?:[—–-]+\s*)?"
+)
+# A line that ends a sentence, or introduces what follows ("Venn said:"), is part of the quote.
+_ENDS_SENTENCE = re.compile(r"[.!?…:][\"'”’)\]]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,12 @@ class ScoredSentence:
     similarity: float
     lexical: float
     score: float
+    quote: str = ""
+
+    @property
+    def quoted(self) -> str:
+        """What the answer quotes: the sentence without heading lines (see passage_sentences)."""
+        return self.quote or self.text
 
 
 def _term_weights(terms: Sequence[str], sentences: Sequence[set[str]], question: str) -> dict[str, float]:
@@ -72,28 +90,55 @@ class SentenceCandidate:
     position: int
     lexical: float
     prior: float
+    quote: str = ""
+
+    @property
+    def quoted(self) -> str:
+        """What the answer quotes: the sentence without heading lines (see passage_sentences)."""
+        return self.quote or self.text
+
+
+def passage_sentences(text: str) -> list[tuple[str, str]]:
+    """A passage's sentences, each as the reader reads it and as an answer quotes it.
+
+    A line without a full stop (a dateline "Washington CNN —", a subheading, a caption, a link to another story)
+    reads as part of the sentence below it, as the reader's weights were fitted. The quote leaves such leading
+    lines out, and a wire dateline ("London (CNN)"), so an answer says only what the article's sentence says.
+    """
+    flat = text.replace("\n", " ")
+    out: list[tuple[str, str]] = []
+    end = 0
+    for sentence in split_sentences(flat):
+        start = flat.find(sentence, end)
+        if start < 0:  # split_sentences only cuts and strips, so this is a safeguard
+            out.append((sentence, sentence))
+            continue
+        end = start + len(sentence)
+        lines = text[start:end].split("\n")
+        # Lines that end a sentence stay ("... in 27 years.\ntime the bank ..." is one scraped sentence).
+        while len(lines) > 1 and not _ENDS_SENTENCE.search(lines[0]):
+            lines.pop(0)
+        quote = _DATELINE.sub("", " ".join(line.strip() for line in lines), count=1)
+        out.append((sentence, quote if len(quote.split()) >= _MIN_QUOTE_WORDS else sentence))
+    return out
 
 
 def candidate_sentences(question: str, passages: Sequence[Passage]) -> list[SentenceCandidate]:
     """The passages' distinct sentences, lexically best first (then by passage rank and position)."""
     seen: set[str] = set()
-    items: list[tuple[str, Passage, int]] = []
+    items: list[tuple[str, str, Passage, int]] = []
     for passage in passages:
-        for pos, sentence in enumerate(split_sentences(passage.text)):
-            key = sentence.strip()
-            if len(key) > 15 and key not in seen:
-                seen.add(key)
-                items.append((key, passage, pos))
-    words = [set(query_terms(s)) for s, _, _ in items]
+        for pos, (sentence, quote) in enumerate(passage_sentences(passage.text)):
+            if len(sentence) > 15 and sentence not in seen:
+                seen.add(sentence)
+                items.append((sentence, quote, passage, pos))
+    words = [set(query_terms(s)) for s, _, _, _ in items]
     weights = _term_weights(query_terms(question), words, question)
     out = []
-    for (text, passage, pos), ws in zip(items, words, strict=True):
+    for (text, quote, passage, pos), ws in zip(items, words, strict=True):
         lexical = _overlap(weights, ws)
-        out.append(
-            SentenceCandidate(
-                text, passage, pos, lexical, _LEXICAL_WEIGHT * lexical - _RANK_PENALTY * (passage.rank - 1)
-            )
-        )
+        prior = _LEXICAL_WEIGHT * lexical - _RANK_PENALTY * (passage.rank - 1)
+        out.append(SentenceCandidate(text, passage, pos, lexical, prior, "" if quote == text else quote))
     return sorted(out, key=lambda c: (-c.prior, c.passage.rank, c.position))
 
 
@@ -122,7 +167,7 @@ def score_sentences(
     # judge it, and a run-on "sentence" (a list, a table) would cost as much as all the others.
     framed = embedder.embed([f"{c.passage.title}. {c.text}"[:_EMBED_CHARS] for c in candidates]) @ q
     return [
-        ScoredSentence(c.text, c.passage, c.position, float(f), c.lexical, float(f) + c.prior)
+        ScoredSentence(c.text, c.passage, c.position, float(f), c.lexical, float(f) + c.prior, c.quote)
         for c, f in zip(candidates, framed, strict=True)
     ]
 
@@ -156,7 +201,7 @@ class ExtractiveWriter:
             chosen = self._by_similarity(candidates, topic_vector)
         if not chosen:
             return not_covered(question, passages)
-        return cite(question, [(s.text, s.passage) for s in chosen], passages)
+        return cite(question, [(s.quoted, s.passage) for s in chosen], passages)
 
     def _read(
         self, question: str, candidates: Sequence[SentenceCandidate], topic_vector: np.ndarray

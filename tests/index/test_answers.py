@@ -9,7 +9,7 @@ import pytest
 
 from corpus.settings import IndexSettings
 from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, QueryEncoder
-from index.extractive import ExtractiveWriter, SentenceCandidate, shortlist_candidates
+from index.extractive import ExtractiveWriter, SentenceCandidate, passage_sentences, shortlist_candidates
 from index.models import Passage
 from index.query import Query
 from index.service import NewsService
@@ -198,3 +198,62 @@ def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(
     assert lead(0.0) == "other"
     assert lead(1.0) == "top"
     cache.cache.close()
+
+
+def test_a_dateline_or_heading_line_is_read_with_its_sentence_but_not_quoted(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    text = (
+        "Osk CNN —\nDock workers in Osk ended their strike on Tuesday after a wage deal was signed.\n"
+        "READ MORE: Ports across the region\nUnion leader Mara Venn said the deal raises pay by 12%."
+    )
+    # The reader sees each line without a full stop as part of the sentence below it; the quote leaves it out.
+    assert passage_sentences(text) == [
+        (
+            "Osk CNN — Dock workers in Osk ended their strike on Tuesday after a wage deal was signed.",
+            "Dock workers in Osk ended their strike on Tuesday after a wage deal was signed.",
+        ),
+        (
+            "READ MORE: Ports across the region Union leader Mara Venn said the deal raises pay by 12%.",
+            "Union leader Mara Venn said the deal raises pay by 12%.",
+        ),
+    ]
+    passage = Passage(
+        rank=1, chunk_id=1, article_id="osk", title="Dock strike ends in Osk", text=text, score=1.0
+    )
+    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
+    answer = ExtractiveWriter(cache, QueryEncoder(embedder), IndexSettings()).write(
+        "When did the dock workers in Osk end their strike?", [passage]
+    )
+    cache.cache.close()
+    assert answer.answered and answer.text.startswith("Dock workers in Osk ended their strike on Tuesday")
+    assert "CNN" not in answer.text and "READ MORE" not in answer.text
+    # The quote is the article's own sentence, word for word.
+    assert answer.citations[0].quote in text
+
+
+def test_only_leading_lines_without_a_full_stop_are_left_out_of_a_quote() -> None:
+    # A line that ends a sentence or introduces a quote stays; so does a last line too short to stand alone.
+    for text in (
+        "Rates rose by the most in 27 years.\ntime the bank has raised rates since May.",
+        "Mara Venn told reporters:\n“The strike is over, and we won.”",
+        "Dock strike\nIt ended.",
+    ):
+        assert passage_sentences(text) == [(text.replace("\n", " "),) * 2]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quote"),
+    [
+        (
+            "London (CNN) UK health officials urge people to get vaccinated.",
+            "UK health officials urge people",
+        ),
+        ("SAN FRANCISCO (AP) — Wary of head trauma, Borland is retiring.", "Wary of head trauma, Borland"),
+        ("Bogota, Colombia (CNN) Gustavo Petro will become Colombia's leader.", "Gustavo Petro will become"),
+        ("Alphabet (GOOGL) split its two classes of shares by 20 to 1.", "Alphabet (GOOGL) split its"),
+    ],
+)
+def test_a_wire_dateline_is_left_out_of_a_quote(sentence: str, quote: str) -> None:
+    ((read, quoted),) = passage_sentences(sentence)
+    assert read == sentence and quoted.startswith(quote)

@@ -43,3 +43,16 @@ def test_a_sentence_without_full_stops_is_cut_into_passages_not_dropped() -> Non
     assert all(len(t.split()) <= 120 and len(t) <= 120 * 20 for t in texts)
     assert " ".join(texts[:-5]).split() == words  # every word, in order, once
     assert "".join(texts[-5:]) == "x" * 10_000  # a 10,000-character "word" in five pieces
+
+
+def test_paragraph_breaks_stay_in_the_text_but_not_in_what_is_embedded() -> None:
+    body = "Varna CNN —\nThe port of Varna reopened on Monday. Ships queued.\nMore: Bulgaria's ports\nTrade resumed."
+    (chunk,) = chunk_article(Article(id="v", title="Varna port", body=body), 120, 1)
+    assert chunk.text.split("\n") == [
+        "Varna CNN —",
+        "The port of Varna reopened on Monday. Ships queued.",
+        "More: Bulgaria's ports",
+        "Trade resumed.",
+    ]
+    # The embedder reads the passage on one line, as before paragraphs were kept: old embeddings still match.
+    assert chunk.embed_text == "Varna port\n" + " ".join(chunk.text.split("\n"))
