@@ -33,7 +33,7 @@ _AGENCIES = (
     "CNN|CNN Business|AP|Reuters|AFP|UPI|dpa|Xinhua|Anadolu|ILKHA|Bloomberg|ANI|PTI|IANS|EFE|ANSA|TASS"
 )
 _DATELINE = re.compile(
-    r"^(?:[A-Z][\w.'’-]*(?:,?\s+[A-Z][\w.'’-]*){0,3}\s+)?\((?:" + _AGENCIES + r")\)\s*(?:[—–-]+\s*)?"
+    r"^(?:[A-Z][\w.'’/-]*(?:,?\s+[A-Z][\w.'’/-]*){0,3}\s+)?\((?:" + _AGENCIES + r")\)\s*(?:[—–-]+\s*)?"
 )
 # A line that ends a sentence, or introduces what follows ("Venn said:"), is part of the quote.
 _ENDS_SENTENCE = re.compile(r"[.!?…:][\"'”’)\]]*\s*$")

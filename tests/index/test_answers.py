@@ -251,6 +251,7 @@ def test_only_leading_lines_without_a_full_stop_are_left_out_of_a_quote() -> Non
         ),
         ("SAN FRANCISCO (AP) — Wary of head trauma, Borland is retiring.", "Wary of head trauma, Borland"),
         ("Bogota, Colombia (CNN) Gustavo Petro will become Colombia's leader.", "Gustavo Petro will become"),
+        ("Rome/London (CNN Business) Domino's Italian job was harder than it looked.", "Domino's Italian job"),
         ("Alphabet (GOOGL) split its two classes of shares by 20 to 1.", "Alphabet (GOOGL) split its"),
     ],
 )
