@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.answer_match import states_answer
-from bench.quality import RANK_DEPTH, RESULTS, WORK, open_ingested
+from bench.quality import RESULTS, WORK, open_ingested
 from bench.rtqa_data import DATA, load_questions
+from bench.rtqa_eval import RANK_DEPTH
 from bench.rtqa_metrics import gold_flags, ranked_articles
 from index.query import Query, followup_context
 

@@ -26,8 +26,9 @@ import numpy as np
 import psutil
 
 from bench.milvus_server import start_milvus
-from bench.quality import RESULTS, Tally, bench_settings, evaluate
+from bench.quality import RESULTS, bench_settings
 from bench.rtqa_data import DATA, LAST_TUNING_WEEK, load_questions
+from bench.rtqa_eval import Tally, evaluate
 from corpus.settings import Settings
 from index.generation import Generation
 from index.service import NewsService

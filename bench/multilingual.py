@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.answer_match import states_answer
-from bench.quality import RESULTS, evaluate
+from bench.quality import RESULTS
 from bench.rtqa_data import DATA, LAST_TUNING_WEEK, REPO, Question, load_questions
+from bench.rtqa_eval import evaluate
 from corpus.language import LanguageDetector
 from corpus.models import Article
 from corpus.settings import Settings, load_settings

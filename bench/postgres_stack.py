@@ -24,8 +24,9 @@ import psutil
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bench.quality import HEADER, RESULTS, bench_settings, evaluate
+from bench.quality import RESULTS, bench_settings
 from bench.rtqa_data import DATA, LAST_TUNING_WEEK, Question, load_questions
+from bench.rtqa_eval import HEADER, evaluate
 from corpus.migrate import migrate
 from corpus.settings import Settings
 from index.query import Mode, Query

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.answer_match import states_answer
-from bench.quality import RANK_DEPTH, RESULTS, WORK, open_ingested
+from bench.quality import RESULTS, WORK, open_ingested
 from bench.rtqa_data import DATA, LAST_TUNING_WEEK, Question, load_questions
+from bench.rtqa_eval import RANK_DEPTH
 from bench.rtqa_metrics import answer_correct
 from index.extractive import (
     candidate_sentences,

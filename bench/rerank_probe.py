@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.quality import CUTOFFS, RANK_DEPTH, RESULTS, WORK, open_ingested
+from bench.quality import RESULTS, WORK, open_ingested
 from bench.rtqa_data import DATA, LAST_TUNING_WEEK, load_questions
+from bench.rtqa_eval import CUTOFFS, RANK_DEPTH
 from bench.rtqa_metrics import gold_flags, hit_at, ranked_articles, reciprocal_rank
 from index.models import Passage
 from index.query import Query

@@ -29,8 +29,9 @@ from bench.milvus_server import start_milvus
 from bench.milvus_stack import percentiles, prepare, wait_for_index
 from bench.postgres_stack import fresh_database, start_server
 from bench.postgres_stack import prepare as prepare_cache
-from bench.quality import RESULTS, Tally, bench_settings, evaluate
+from bench.quality import RESULTS, bench_settings
 from bench.rtqa_data import DATA, LAST_TUNING_WEEK, Question, load_questions
+from bench.rtqa_eval import Tally, evaluate
 from bench.scale_build import SyntheticScale, _perturb, base_from_ingested
 from bench.speed_plot import LatencyRow, write_rows
 from bench.speed_support import PIPELINES, load_queries, load_reranker, log, time_asks

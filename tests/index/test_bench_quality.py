@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from bench.answer_match import states_answer
-from bench.quality import Tally, all_questions_row, listed_labels
+from bench.quality import listed_labels
 from bench.rtqa_data import load_questions
+from bench.rtqa_eval import Tally, all_questions_row
 from bench.rtqa_metrics import (
     ArticleRef,
     answer_correct,
