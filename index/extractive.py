@@ -35,8 +35,8 @@ _AGENCIES = (
 _DATELINE = re.compile(
     r"^(?:[A-Z][\w.'’/-]*(?:,?\s+[A-Z][\w.'’/-]*){0,3}\s+)?\((?:" + _AGENCIES + r")\)\s*(?:[—–-]+\s*)?"
 )
-# A line that ends a sentence, or introduces what follows ("Venn said:"), is part of the quote.
-_ENDS_SENTENCE = re.compile(r"[.!?…:][\"'”’)\]]*\s*$")
+# A line that ends a sentence (Arabic "؟" too), or introduces what follows ("Venn said:"), is part of the quote.
+_ENDS_SENTENCE = re.compile(r"[.!?…:؟。][\"'”’»)\]]*\s*$")
 
 
 @dataclass(frozen=True)

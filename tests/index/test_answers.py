@@ -238,6 +238,7 @@ def test_only_leading_lines_without_a_full_stop_are_left_out_of_a_quote() -> Non
         "Rates rose by the most in 27 years.\ntime the bank has raised rates since May.",
         "Mara Venn told reporters:\n“The strike is over, and we won.”",
         "Dock strike\nIt ended.",
+        "هل انتهى الإضراب؟\nقال الاتحاد إن العمال عادوا إلى الميناء.",
     ):
         assert passage_sentences(text) == [(text.replace("\n", " "),) * 2]
 
@@ -251,7 +252,10 @@ def test_only_leading_lines_without_a_full_stop_are_left_out_of_a_quote() -> Non
         ),
         ("SAN FRANCISCO (AP) — Wary of head trauma, Borland is retiring.", "Wary of head trauma, Borland"),
         ("Bogota, Colombia (CNN) Gustavo Petro will become Colombia's leader.", "Gustavo Petro will become"),
-        ("Rome/London (CNN Business) Domino's Italian job was harder than it looked.", "Domino's Italian job"),
+        (
+            "Rome/London (CNN Business) Domino's Italian job was harder than it looked.",
+            "Domino's Italian job",
+        ),
         ("Alphabet (GOOGL) split its two classes of shares by 20 to 1.", "Alphabet (GOOGL) split its"),
     ],
 )
