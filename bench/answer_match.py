@@ -1,8 +1,9 @@
 """Whether an answer states the gold answer: a fair check that reads numbers and money the same in any form.
 
 "$12,600,000", "$12.6 million" and "12.6m" are one number; "38%" and "38 percent" one share; "six months"
-and "6 months" one span ("one" is left a word: it is far more often a pronoun). "&" reads as "and". Words
-match as whole tokens, so the gold "6" is not found inside "2016".
+and "6 months" one span ("one" is left a word: it is far more often a pronoun), and so are "20 years" and
+"a 20-year sentence". "&" reads as "and". Words match as whole tokens, so the gold "6" is not found inside
+"2016".
 """
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ def _canonical(m: re.Match[str]) -> str:
 
 def answer_tokens(text: str) -> list[str]:
     """Lowercased word tokens, every number (with its scale word, currency or percent) in one canonical form."""
-    return _TOKEN.findall(_NUMBER.sub(_canonical, text.translate(_QUOTES).lower()))
+    tokens = _TOKEN.findall(_NUMBER.sub(_canonical, text.translate(_QUOTES).lower()))
+    # The word a number counts is read in the singular: "a 20-year sentence" states "20 years".
+    return [
+        t[:-1] if i and tokens[i - 1].startswith("<n:") and len(t) > 3 and t.endswith("s") else t
+        for i, t in enumerate(tokens)
+    ]
 
 
 def states_answer(answer_text: str, gold: str) -> bool:

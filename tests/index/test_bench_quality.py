@@ -68,6 +68,8 @@ def test_fair_match_reads_numbers_and_money_in_any_form() -> None:
     assert states_answer("Her detention was extended six months [1].", "6")
     assert states_answer("Some fifty thousand marched.", "50,000")
     assert states_answer("Why don't New Jersey and Oregon let you pump gas?", "New Jersey & Oregon")
+    assert states_answer("She is serving a 20-year sentence [1].", "20 years")
+    assert states_answer("A three-month gas tax holiday [1].", "3 months")
 
 
 def test_fair_match_needs_whole_tokens() -> None:
@@ -76,6 +78,7 @@ def test_fair_match_needs_whole_tokens() -> None:
     assert not states_answer("38.5% of voters", "38%")
     assert not states_answer("One of the biggest strikes.", "1")  # "one" stays a word
     assert not states_answer("It often rains.", "10")
+    assert not states_answer("She is serving a 20-year sentence [1].", "21 years")
     assert not states_answer("The answer", "")
 
 
