@@ -42,7 +42,7 @@ def corpus_texts(path: Path, articles: int) -> tuple[list[str], list[str]]:
             for c in chunk_article(art, idx.chunk_words, idx.chunk_overlap_sentences):
                 p = Passage(rank=1, chunk_id=0, article_id=art.id, title=art.title, text=c.text, score=0.0)
                 passages.append(passage_text(p))
-            sentences += [s for s, _ in article_sentences(art) if 20 <= len(s.split()) <= 40]
+            sentences += [s for para in article_sentences(art) for s in para if 20 <= len(s.split()) <= 40]
     return passages, sentences
 
 

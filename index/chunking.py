@@ -8,14 +8,9 @@ from index.embeddings import text_hash
 from index.models import Chunk
 
 
-def article_sentences(article: Article) -> list[tuple[str, bool]]:
-    """The body's sentences, paragraph by paragraph, each with whether it opens its paragraph."""
-    sentences: list[tuple[str, bool]] = []
-    for paragraph in article.body.split("\n"):
-        if paragraph.strip():
-            found = [s for s in split_sentences(paragraph) if s.strip()]
-            sentences.extend((s, i == 0) for i, s in enumerate(found))
-    return sentences
+def article_sentences(article: Article) -> list[list[str]]:
+    """The body's paragraphs, each as its sentences."""
+    return [split_sentences(p) for p in article.body.split("\n") if p.strip()]
 
 
 # A "sentence" over chunk_words words (a list, a table, text without full stops) or over chunk_words * 20
@@ -51,44 +46,46 @@ def embed_text(title: str, text: str) -> str:
     return f"{title}\n{flat}" if title else flat
 
 
-def _joined(group: list[tuple[str, bool]]) -> str:
-    """A chunk's sentences as one text, a line break where a paragraph starts."""
-    return "".join(("\n" if opens else " ") + s if i else s for i, (s, opens) in enumerate(group))
+def _joined(sentences: list[str], opens: set[int], start: int, end: int) -> str:
+    """Sentences start..end-1 as one text, a line break before each that opens a paragraph."""
+    return sentences[start] + "".join(
+        ("\n" if i in opens else " ") + sentences[i] for i in range(start + 1, end)
+    )
 
 
 def chunk_article(article: Article, chunk_words: int, overlap_sentences: int) -> list[Chunk]:
     """Group whole sentences into chunks of about chunk_words words, repeating the last few in the next."""
-    sentences = [
-        (p, opens and i == 0)
-        for s, opens in article_sentences(article)
-        for i, p in enumerate(_pieces(s, chunk_words))
-    ]
+    sentences: list[str] = []
+    opens: set[int] = set()  # the sentences that open a paragraph
+    for paragraph in article_sentences(article):
+        opens.add(len(sentences))
+        sentences.extend(p for s in paragraph for p in _pieces(s, chunk_words))
     if not sentences:
         return []
-    groups: list[list[tuple[str, bool]]] = []
+    groups: list[tuple[int, int]] = []
     start = 0
     while start < len(sentences):
         end, words, chars = start, 0, 0
         while end < len(sentences) and (
             words == 0
             or (
-                words + len(sentences[end][0].split()) <= chunk_words
-                and chars + len(sentences[end][0]) <= chunk_words * _CHARS_PER_WORD
+                words + len(sentences[end].split()) <= chunk_words
+                and chars + len(sentences[end]) <= chunk_words * _CHARS_PER_WORD
             )
         ):
-            words += len(sentences[end][0].split())
-            chars += len(sentences[end][0]) + 1
+            words += len(sentences[end].split())
+            chars += len(sentences[end]) + 1
             end += 1
-        groups.append(sentences[start:end])
+        groups.append((start, end))
         if end >= len(sentences):
             break
         # Step back by the overlap, but always move forward by at least one sentence.
         start = max(end - overlap_sentences, start + 1)
     chunks = []
-    for ord_, group in enumerate(groups):
+    for ord_, (first, stop) in enumerate(groups):
         # A paragraph break stays a line break, so that an answer can quote a sentence without the
         # dateline or heading line above it.
-        text = _joined(group)
+        text = _joined(sentences, opens, first, stop)
         full = embed_text(article.title, text)
         chunks.append(
             Chunk(article_id=article.id, ord=ord_, text=text, embed_text=full, hash=text_hash(full))

@@ -49,12 +49,7 @@ class ScoredSentence:
     similarity: float
     lexical: float
     score: float
-    quote: str = ""
-
-    @property
-    def quoted(self) -> str:
-        """What the answer quotes: the sentence without heading lines (see passage_sentences)."""
-        return self.quote or self.text
+    quote: str = ""  # what an answer quotes (see passage_sentences); the text itself when empty
 
 
 def _term_weights(terms: Sequence[str], sentences: Sequence[set[str]], question: str) -> dict[str, float]:
@@ -90,12 +85,7 @@ class SentenceCandidate:
     position: int
     lexical: float
     prior: float
-    quote: str = ""
-
-    @property
-    def quoted(self) -> str:
-        """What the answer quotes: the sentence without heading lines (see passage_sentences)."""
-        return self.quote or self.text
+    quote: str = ""  # what an answer quotes (see passage_sentences); the text itself when empty
 
 
 def passage_sentences(text: str) -> list[tuple[str, str]]:
@@ -109,10 +99,8 @@ def passage_sentences(text: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     end = 0
     for sentence in split_sentences(flat):
+        # Each sentence is a stripped slice of flat, and flat keeps text's offsets: its lines are found there.
         start = flat.find(sentence, end)
-        if start < 0:  # split_sentences only cuts and strips, so this is a safeguard
-            out.append((sentence, sentence))
-            continue
         end = start + len(sentence)
         lines = text[start:end].split("\n")
         # Lines that end a sentence stay ("... in 27 years.\ntime the bank ..." is one scraped sentence).
@@ -138,7 +126,7 @@ def candidate_sentences(question: str, passages: Sequence[Passage]) -> list[Sent
     for (text, quote, passage, pos), ws in zip(items, words, strict=True):
         lexical = _overlap(weights, ws)
         prior = _LEXICAL_WEIGHT * lexical - _RANK_PENALTY * (passage.rank - 1)
-        out.append(SentenceCandidate(text, passage, pos, lexical, prior, "" if quote == text else quote))
+        out.append(SentenceCandidate(text, passage, pos, lexical, prior, quote))
     return sorted(out, key=lambda c: (-c.prior, c.passage.rank, c.position))
 
 
@@ -201,7 +189,7 @@ class ExtractiveWriter:
             chosen = self._by_similarity(candidates, topic_vector)
         if not chosen:
             return not_covered(question, passages)
-        return cite(question, [(s.quoted, s.passage) for s in chosen], passages)
+        return cite(question, [(s.quote or s.text, s.passage) for s in chosen], passages)
 
     def _read(
         self, question: str, candidates: Sequence[SentenceCandidate], topic_vector: np.ndarray
