@@ -13,7 +13,7 @@ from corpus.cleaning import split_sentences
 from corpus.settings import IndexSettings
 from index.embeddings import CachedEmbedder, QueryEncoder
 from index.models import Answer, Passage
-from index.reader import answer_scores, sentence_features
+from index.reader import amounts_given, answer_scores, sentence_features
 from index.terms import query_terms
 from index.writers import cite, not_covered
 
@@ -212,12 +212,19 @@ class ExtractiveWriter:
         best = next((c for c in ranked[: max(settings.answer_shortlist, 1)] if relevant(c)), None)
         if best is None:
             return []
-        # Retrieval's first article is the likeliest source: its best sentence leads when nearly as good.
+        # Retrieval's first article is the likeliest source: its best sentence leads when nearly as good, unless
+        # it would change the answer: for an amount asked, it must give the best sentence's number too.
         top = min(candidates, key=lambda c: c.passage.rank).passage.article_id
         if best.passage.article_id != top:
             floor = score[id(best)] - settings.answer_top_article_margin
+            amounts = amounts_given(question, best.text)
             alternative = (
-                c for c in ranked if c.passage.article_id == top and score[id(c)] >= floor and relevant(c)
+                c
+                for c in ranked
+                if c.passage.article_id == top
+                and score[id(c)] >= floor
+                and (not amounts or amounts & amounts_given(question, c.text))
+                and relevant(c)
             )
             best = next(alternative, best)
         # A second source that adds nothing costs the answer precision: the rest come from the same article.

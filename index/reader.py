@@ -53,6 +53,16 @@ FEATURES = (
 WEIGHTS = np.array([2.15, 0.27, 0.19, 1.17, 1.42, 0.86, 0.19, 0.04])
 
 
+def new_numbers(question: str, sentence: str) -> list[str]:
+    """Numbers of a sentence that the question does not already hold."""
+    return [n.strip(",.") for n in _NUMBER.findall(sentence) if n.strip(",.") not in question]
+
+
+def amounts_given(question: str, sentence: str) -> set[str]:
+    """The new numbers a sentence gives when the question asks for an amount (none for other questions)."""
+    return set(new_numbers(question, sentence)) if _QUANTITY.search(question) else set()
+
+
 def sentence_features(question: str, sentence: str, lexical: float, rank: int, position: int) -> np.ndarray:
     """The reader's features of one candidate sentence (see FEATURES)."""
     asked = question.lower()
@@ -61,7 +71,7 @@ def sentence_features(question: str, sentence: str, lexical: float, rank: int, p
     names = [
         w for w in _CAPITALISED.findall(" ".join(words[1:])) if w[0].isupper() and w.lower() not in asked
     ]
-    numbers = [n for n in _NUMBER.findall(sentence) if n.strip(",.") not in question]
+    numbers = new_numbers(question, sentence)
     return np.array(
         [
             lexical,

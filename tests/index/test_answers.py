@@ -200,6 +200,33 @@ def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(
     cache.cache.close()
 
 
+def test_the_first_article_does_not_lead_with_another_amount_than_the_best_sentence(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    def passage(rank: int, text: str) -> Passage:
+        return Passage(
+            rank=rank, chunk_id=rank, article_id=f"a{rank}", title="Osk dock deal", text=text, score=1.0
+        )
+
+    question = "How much will the dock workers in Osk earn under the wage deal?"
+    best = "Under the wage deal, dock workers in Osk will earn $31 an hour, union leader Mara Venn said."
+    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
+    writer = ExtractiveWriter(cache, QueryEncoder(embedder), IndexSettings(answer_top_article_margin=5.0))
+
+    def lead(top_text: str) -> str:
+        answer = writer.write(question, [passage(1, top_text), passage(2, best)])
+        assert answer.answered
+        return answer.text.split(" [")[0]
+
+    # Within the margin the first article's sentence would lead; it does when it states the same amount...
+    same = "Dock workers in Osk will earn $31 an hour under the wage deal signed on Tuesday."
+    assert lead(same) == same.rstrip(".")
+    # ...but not when its number is another one: leading with it would change the answer.
+    other = "Dock workers in Osk earned $24 an hour before the wage deal signed on Tuesday."
+    assert lead(other) == best.rstrip(".")
+    cache.cache.close()
+
+
 def test_a_dateline_or_heading_line_is_read_with_its_sentence_but_not_quoted(
     embedder: Embedder, tmp_path: Path
 ) -> None:
