@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 
@@ -64,10 +65,15 @@ _NEWSLETTER_RE = re.compile(
     r"newsletter|inbox|sign up here|subscribe (?:now|today|here)|digital subscriber", re.IGNORECASE
 )
 _PROMPT_START_RE = re.compile(
-    r"\W{0,3}(?:sign up|subscribe|get |would you like|the \w+ newsletter|thank you for supporting|"
+    r"\W{0,3}(?:sign up|subscribe|get |would you like|the \w+ newsletter|this story is part of|thank you for supporting|"
     r"support local journalism|\(you can|[a-z ]{0,20}newsletter\s*:|never miss|stay up)",
     re.IGNORECASE,
 )
+
+# A photo gallery's widget text inside a paragraph (whole lines of it are boilerplate patterns above).
+_CAPTION_COUNTER_RE = re.compile(r"\bHide Caption \d+ of (\d+)\b", re.IGNORECASE)
+_MAX_CAPTION_WORDS = 120
+_GALLERY_RE = re.compile(r"(?:(?<=\s)|^)(?:Photos: )+", re.MULTILINE)
 
 
 def _fix_unprintable(line: str) -> str:
@@ -117,9 +123,50 @@ def strip_boilerplate(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not is_boilerplate(line))
 
 
+def strip_gallery_chrome(text: str) -> str:
+    """Drop a photo gallery's widget text run into the paragraphs, keeping its captions, one per line.
+
+    A scraped gallery reads "Photos: <title> <caption>. Hide Caption 3 of 38 Photos: <title> <caption>. ...": the
+    counters go, and each caption's "Photos: <title>", the title being what all captions of that gallery (those
+    counted "of 38") open with.
+    """
+    counters = list(_CAPTION_COUNTER_RE.finditer(text))
+    if not counters:
+        return text
+    ends = [c.start() for c in counters]
+    galleries: dict[str, list[tuple[int, int, list[str]]]] = {}
+    for shown in _GALLERY_RE.finditer(text):
+        following = bisect.bisect_left(ends, shown.end())
+        if following < len(counters):
+            caption = text[shown.end() : ends[following]].split(" ")
+            if len(caption) > _MAX_CAPTION_WORDS:
+                continue  # a "Photos:" in the article's own text, far from the gallery
+            galleries.setdefault(counters[following].group(1), []).append(
+                (shown.start(), shown.end(), caption)
+            )
+    cuts = [(c.start(), c.end()) for c in counters]
+    for captions in galleries.values():
+        words = [caption for _, _, caption in captions]
+        first, last = min(words), max(words)
+        shared = next((i for i, (x, y) in enumerate(zip(first, last, strict=False)) if x != y), len(first))
+        # A title is two words or more: captions of an untitled gallery may well share a first "A" or "The".
+        # A gallery of one photo has no title to tell apart from its caption. Either way "Photos:" alone goes.
+        shared = min(shared, len(first) - 1)
+        title = " ".join(first[:shared]) if len(captions) > 1 and shared > 1 else ""
+        cuts.extend((start, end + (len(title) + 1 if title else 0)) for start, end, _ in captions)
+    kept, at = [], 0
+    for start, end in sorted(cuts):
+        kept.append(text[at:start])
+        at = max(at, end)
+    kept.append(text[at:])
+    # Each caption becomes a line of its own: one without a full stop must not run into the next.
+    lines = (_SPACES_RE.sub(" ", line).strip() for line in "\n".join(kept).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
 def clean_article_text(text: str) -> str:
-    """Normalise text and remove boilerplate lines."""
-    return strip_boilerplate(normalize_text(text))
+    """Normalise text, drop a gallery's widget text and remove boilerplate lines."""
+    return strip_boilerplate(strip_gallery_chrome(normalize_text(text)))
 
 
 def _wordset(words: str) -> frozenset[str]:
