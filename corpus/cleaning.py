@@ -55,6 +55,12 @@ _BOILERPLATE_PATTERNS = (
     r"(?:read more|also read|see also|related|more on this)\s*:.{0,250}",
     r"more:\S.{0,250}",
     r"related (?:articles|stories|coverage|content|links)\s*:?",
+    # "►Candy cane shortage:Peppermint candy is harder to find": a link's label run into the linked headline.
+    # A bullet of live coverage ("►Seven civilians were killed ...", "► 10:30 a.m.: ...") is news and stays.
+    r"[►▶]\s?[^:]{1,80}:[^\s\d].{0,250}",
+    # The same without the arrow ("Fact check:'Megabats' exist"), when the line ends no sentence: a colon right
+    # before a capital is not how prose reads. "Springfield:Two hippo sisters are ... zoo." is a brief and stays.
+    r"(?-i:[^:►▶]{3,80}[\w?!'’)]:[A-Z‘'\"“].{0,200})(?<![.…])(?<![.…][\"'”’)])",
     # Lines with no letters or digits at all: separators such as "***", "___" or "♦".
     r"[\W_]+",
 )

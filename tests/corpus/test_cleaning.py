@@ -83,6 +83,10 @@ def test_normalize_empty_and_blank() -> None:
         "Sign up for CNN's Wonder Theory science newsletter. Explore the universe with news.",
         '(You can get "5 Things You Need to Know Today" delivered to your inbox daily. Sign up here .)',
         "Facebook Twitter Email",
+        "►Candy cane shortage:Peppermint candy is harder to find before Christmas",
+        "► Story:Downtown Indy's Bourbon Street Distillery closes",
+        "Fact check:'Megabats' exist, and they're, well, mega",
+        "Before the pandemic ketchup squeeze:A year of COVID-19 product shortages and the items we struggled to find",
         "***",
         "___________",
         "♦",
@@ -109,6 +113,11 @@ def test_boilerplate_lines_are_recognised(line: str) -> None:
         "Watch makers reported record exports in November.",
         "More than 300 people were moved to shelters.",
         "Loading of the cargo ship resumed on Tuesday.",
+        "►Seven civilians were killed in the region on Tuesday, the governor said.",
+        "► 10:30 a.m.: The governor declared a state of emergency.",
+        "Springfield:Two hippo sisters are getting ready to return to their remodeled home.",
+        "Officials said:the talks went well",
+        "Watch makers reported record exports: Swiss watches led the rise",
     ],
 )
 def test_real_sentences_are_kept(sentence: str) -> None:
