@@ -23,9 +23,9 @@ from sklearn.linear_model import LogisticRegression
 from bench.answer_match import states_answer
 from bench.quality import RESULTS, WORK, open_ingested
 from bench.rtqa_data import DATA, LAST_TUNING_WEEK, Question, load_questions
-from index.extractive import SentenceCandidate, candidate_sentences
+from index.extractive import SentenceCandidate, candidate_sentences, reader_features
 from index.query import Query
-from index.reader import FEATURES, WEIGHTS, sentence_features
+from index.reader import FEATURES, WEIGHTS
 from index.service import NewsService
 
 Case = tuple[Question, list[SentenceCandidate], np.ndarray, np.ndarray]
@@ -39,9 +39,7 @@ def build_cases(service: NewsService, questions: Sequence[Question]) -> list[Cas
         cands = candidate_sentences(q.text, passages)
         if not cands:
             continue
-        x = np.vstack(
-            [sentence_features(q.text, c.text, c.lexical, c.passage.rank, c.position) for c in cands]
-        )
+        x = np.vstack(reader_features(q.text, cands))
         y = np.array([states_answer(c.text, q.answer) for c in cands])
         cases.append((q, cands, x, y))
     return cases

@@ -13,7 +13,7 @@ from corpus.cleaning import split_sentences
 from corpus.settings import IndexSettings
 from index.embeddings import CachedEmbedder, QueryEncoder
 from index.models import Answer, Passage
-from index.reader import amounts_given, answer_scores, sentence_features
+from index.reader import amounts_given, answer_scores, lowercase_words, sentence_features
 from index.terms import query_terms
 from index.writers import cite, not_covered
 
@@ -130,6 +130,14 @@ def candidate_sentences(question: str, passages: Sequence[Passage]) -> list[Sent
     return sorted(out, key=lambda c: (-c.prior, c.passage.rank, c.position))
 
 
+def reader_features(question: str, candidates: Sequence[SentenceCandidate]) -> list[np.ndarray]:
+    """The reader's features of each candidate, read against the words all of them write in lower case."""
+    common = lowercase_words(c.text for c in candidates)
+    return [
+        sentence_features(question, c.text, c.lexical, c.passage.rank, c.position, common) for c in candidates
+    ]
+
+
 def shortlist_candidates(candidates: Sequence[SentenceCandidate], n: int) -> list[SentenceCandidate]:
     """The n best candidates, at most half of them from one passage while others have any to offer."""
     per_passage = max(1, (n + 1) // 2)
@@ -196,10 +204,7 @@ class ExtractiveWriter:
     ) -> list[SentenceCandidate]:
         """The reader's best relevant sentence first, then the next best of its article in reading order."""
         settings = self.settings
-        features = [
-            sentence_features(question, c.text, c.lexical, c.passage.rank, c.position) for c in candidates
-        ]
-        scores = answer_scores(question, features)
+        scores = answer_scores(question, reader_features(question, candidates))
         order = np.argsort(-scores, kind="stable")
         ranked = [candidates[i] for i in order]
         score = {id(candidates[i]): float(scores[i]) for i in order}

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+from index.terms import STOPWORDS
 
 # Questions that ask for an amount, and those that ask for a name (a person, a place, an organisation...).
 _QUANTITY = re.compile(
@@ -63,14 +65,32 @@ def amounts_given(question: str, sentence: str) -> set[str]:
     return set(new_numbers(question, sentence)) if _QUANTITY.search(question) else set()
 
 
-def sentence_features(question: str, sentence: str, lexical: float, rank: int, position: int) -> np.ndarray:
-    """The reader's features of one candidate sentence (see FEATURES)."""
+def lowercase_words(sentences: Iterable[str]) -> frozenset[str]:
+    """The words these sentences write in lower case: a capital on one of them opening a sentence is no name."""
+    return frozenset(w for s in sentences for w in _CAPITALISED.findall(s) if w[0].islower())
+
+
+def sentence_features(
+    question: str,
+    sentence: str,
+    lexical: float,
+    rank: int,
+    position: int,
+    common: frozenset[str] = frozenset(),
+) -> np.ndarray:
+    """The reader's features of one candidate sentence (see FEATURES); common is lowercase_words of all of them."""
     asked = question.lower()
     words = sentence.split()
-    # A capitalised word that is not the sentence's first and not already in the question: a new name.
+    # A capitalised word that is not already in the question: a new name. The sentence's first word only when
+    # its capital is not just the sentence's: "Walmart is slashing prices", not "Officials said" or "The".
     names = [
         w for w in _CAPITALISED.findall(" ".join(words[1:])) if w[0].isupper() and w.lower() not in asked
     ]
+    opener = _CAPITALISED.findall(words[0]) if words else []
+    if opener and opener[0][0].isupper():
+        first = opener[0].lower()
+        if first not in asked and first not in STOPWORDS and first not in common:
+            names.append(opener[0])
     numbers = new_numbers(question, sentence)
     return np.array(
         [

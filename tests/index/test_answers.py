@@ -69,7 +69,7 @@ def test_questions_the_news_does_not_cover_are_not_answered(
 
 
 @pytest.mark.parametrize(
-    "question", ["Who won the election in Azerbaijan?", "When will the Tehran metro open?"]
+    "question", ["Who won the election in Azerbaijan?", "When will the Baku metro open?"]
 )
 def test_a_question_whose_best_passage_the_reranker_finds_off_topic_is_not_answered(
     sample_service: NewsService, question: str

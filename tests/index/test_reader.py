@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.reader import FEATURES, WEIGHTS, answer_scores, sentence_features
+from index.reader import FEATURES, WEIGHTS, answer_scores, lowercase_words, sentence_features
 
 
 def _best(question: str, sentences: list[str]) -> str:
@@ -44,3 +44,21 @@ def test_earlier_passages_and_sentences_weigh_more() -> None:
     assert answer_scores(q, [first])[0] > answer_scores(q, [later])[0]
     assert len(WEIGHTS) == len(FEATURES)
     assert answer_scores(q, []).shape == (0,)
+
+
+def test_a_sentence_opening_with_a_name_gives_that_name() -> None:
+    question = "Which retailer is slashing prices on clothing?"
+    sentences = [
+        "Walmart is slashing prices on clothing and other products.",
+        "Officials said prices on clothing are rising, and officials expect more.",
+        "The company is slashing prices on clothing.",
+    ]
+    common = lowercase_words(sentences)
+
+    def names(sentence: str) -> float:
+        features = sentence_features(question, sentence, 0.5, 1, 0, common)
+        return dict(zip(FEATURES, features, strict=True))["name asked, new name given"]
+
+    assert names(sentences[0]) == 1
+    # A capital that only opens the sentence: a word written in lower case elsewhere, or a stopword.
+    assert names(sentences[1]) == 0 and names(sentences[2]) == 0
