@@ -146,6 +146,13 @@ def test_text_without_a_gallery_keeps_its_photos_colon() -> None:
     assert strip_gallery_chrome(text) == text
 
 
+def test_a_lone_photo_keeps_its_whole_caption_and_far_text_is_not_a_caption() -> None:
+    story = "Photos: the agency released three of them. " + "The water rose all week. " * 30
+    text = f"{story}\nPhotos: Floods in Riverton A road buckles. Hide Caption 1 of 1"
+    # One photo shows no title apart from its caption; the story's own "Photos:" is 150 words from any counter.
+    assert strip_gallery_chrome(text) == f"{story.strip()}\nFloods in Riverton A road buckles."
+
+
 def test_a_newsletter_note_opening_a_story_is_removed() -> None:
     raw = (
         "This story is part of CNN Business' Nightcap newsletter. To get it in your inbox, sign up for free, here.\n"
