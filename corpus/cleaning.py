@@ -74,8 +74,8 @@ _NEWSLETTER_RE = re.compile(
     r"newsletter|inbox|sign up here|subscribe (?:now|today|here)|digital subscriber", re.IGNORECASE
 )
 _PROMPT_START_RE = re.compile(
-    r"\W{0,3}(?:sign up|subscribe|get |would you like|the \w+ newsletter|this story is part of|thank you for supporting|"
-    r"support local journalism|\(you can|[a-z ]{0,20}newsletter\s*:|never miss|stay up)",
+    r"\W{0,3}(?:sign up|subscribe|get |would you like|the \w+ newsletter|this story is part of|"
+    r"thank you for supporting|support local journalism|\(you can|[a-z ]{0,20}newsletter\s*:|never miss|stay up)",
     re.IGNORECASE,
 )
 
