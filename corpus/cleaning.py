@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 import unicodedata
+
+from corpus.photos import strip_gallery_chrome, strip_photo_credits
 
 # NFC keeps typographic quotes, dashes and symbols such as "km²" intact (NFKC would rewrite them);
 # the few compatibility characters that only hurt search are mapped explicitly instead.
@@ -79,11 +80,6 @@ _PROMPT_START_RE = re.compile(
     re.IGNORECASE,
 )
 
-# A photo gallery's widget text inside a paragraph (whole lines of it are boilerplate patterns above).
-_CAPTION_COUNTER_RE = re.compile(r"\bHide Caption \d+ of (\d+)\b")
-_MAX_CAPTION_WORDS = 120
-_GALLERY_RE = re.compile(r"(?:(?<=\s)|^)(?:Photos: )+", re.MULTILINE)
-
 
 def _fix_unprintable(line: str) -> str:
     """Map odd spaces and line separators, drop controls and invisible characters (the slow, rare path)."""
@@ -132,52 +128,9 @@ def strip_boilerplate(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not is_boilerplate(line))
 
 
-def strip_gallery_chrome(text: str) -> str:
-    """Drop a photo gallery's widget text run into the paragraphs, keeping its captions, one per line.
-
-    A scraped gallery reads "Photos: <title> <caption>. Hide Caption 3 of 38 Photos: <title> <caption>. ...": the
-    counters go, and each caption's "Photos: <title>", the title being what all captions of that gallery (those
-    counted "of 38") open with.
-    """
-    if "Hide Caption" not in text:
-        return text  # the common case, found far faster than by the pattern
-    counters = list(_CAPTION_COUNTER_RE.finditer(text))
-    if not counters:
-        return text
-    ends = [c.start() for c in counters]
-    galleries: dict[str, list[tuple[int, int, list[str]]]] = {}
-    for shown in _GALLERY_RE.finditer(text):
-        following = bisect.bisect_left(ends, shown.end())
-        if following < len(counters):
-            caption = text[shown.end() : ends[following]].split(" ")
-            if len(caption) > _MAX_CAPTION_WORDS:
-                continue  # a "Photos:" in the article's own text, far from the gallery
-            galleries.setdefault(counters[following].group(1), []).append(
-                (shown.start(), shown.end(), caption)
-            )
-    cuts = [(c.start(), c.end()) for c in counters]
-    for captions in galleries.values():
-        words = [caption for _, _, caption in captions]
-        first, last = min(words), max(words)
-        shared = next((i for i, (x, y) in enumerate(zip(first, last, strict=False)) if x != y), len(first))
-        # A title is two words or more: captions of an untitled gallery may well share a first "A" or "The".
-        # A gallery of one photo has no title to tell apart from its caption. Either way "Photos:" alone goes.
-        shared = min(shared, len(first) - 1)
-        title = " ".join(first[:shared]) if len(captions) > 1 and shared > 1 else ""
-        cuts.extend((start, end + (len(title) + 1 if title else 0)) for start, end, _ in captions)
-    kept, at = [], 0
-    for start, end in sorted(cuts):
-        kept.append(text[at:start])
-        at = max(at, end)
-    kept.append(text[at:])
-    # Each caption becomes a line of its own: one without a full stop must not run into the next.
-    lines = (_SPACES_RE.sub(" ", line).strip() for line in "\n".join(kept).split("\n"))
-    return "\n".join(line for line in lines if line)
-
-
 def clean_article_text(text: str) -> str:
-    """Normalise text, drop a gallery's widget text and remove boilerplate lines."""
-    return strip_boilerplate(strip_gallery_chrome(normalize_text(text)))
+    """Normalise text, drop a gallery's widget text and photo credits, and remove boilerplate lines."""
+    return strip_boilerplate(strip_photo_credits(strip_gallery_chrome(normalize_text(text))))
 
 
 def _wordset(words: str) -> frozenset[str]:

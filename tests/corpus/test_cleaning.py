@@ -14,7 +14,6 @@ from corpus.cleaning import (
     normalize_text,
     split_sentences,
     strip_boilerplate,
-    strip_gallery_chrome,
 )
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "ilkha_2025-12.txt"
@@ -123,34 +122,6 @@ def test_boilerplate_lines_are_recognised(line: str) -> None:
 def test_real_sentences_are_kept(sentence: str) -> None:
     assert not is_boilerplate(sentence)
     assert strip_boilerplate(sentence) == sentence
-
-
-def test_a_gallery_keeps_its_captions_without_its_widget_text() -> None:
-    raw = (
-        "Rivers rose overnight.\n\nPhotos: Floods in Riverton Two brothers embrace in front of their home. Hide Caption"
-        " 1 of 3 Photos: Floods in Riverton A road buckles after the flood. Hide Caption 2 of 3 Photos: Floods in"
-        " Riverton Damage is seen Sunday. Hide Caption 3 of 3\n\nPhotos: A man lays flowers in Nara. Hide Caption 1"
-        " of 2 Photos: A screen in Tokyo shows the news Hide Caption 2 of 2\n\nThe water fell on Monday."
-    )
-    assert clean_article_text(raw) == (
-        "Rivers rose overnight.\n"
-        "Two brothers embrace in front of their home.\nA road buckles after the flood.\nDamage is seen Sunday.\n"
-        # Without a title the captions keep all their words ("A man", "A screen").
-        "A man lays flowers in Nara.\nA screen in Tokyo shows the news\n"
-        "The water fell on Monday."
-    )
-
-
-def test_text_without_a_gallery_keeps_its_photos_colon() -> None:
-    text = "Photos: Floods in Riverton show the damage.\nThe water fell on Monday."
-    assert strip_gallery_chrome(text) == text
-
-
-def test_a_lone_photo_keeps_its_whole_caption_and_far_text_is_not_a_caption() -> None:
-    story = "Photos: the agency released three of them. " + "The water rose all week. " * 30
-    text = f"{story}\nPhotos: Floods in Riverton A road buckles. Hide Caption 1 of 1"
-    # One photo shows no title apart from its caption; the story's own "Photos:" is 150 words from any counter.
-    assert strip_gallery_chrome(text) == f"{story.strip()}\nFloods in Riverton A road buckles."
 
 
 def test_a_newsletter_note_opening_a_story_is_removed() -> None:
