@@ -2,7 +2,8 @@
 
 "$12,600,000", "$12.6 million" and "12.6m" are one number; "38%" and "38 percent" one share; "six months"
 and "6 months" one span ("one" is left a word: it is far more often a pronoun), and so are "20 years" and
-"a 20-year sentence". "&" reads as "and". Words match as whole tokens, so the gold "6" is not found inside
+"a 20-year sentence". "&" reads as "and". A number naming something is read in Roman numerals too: "Artemis I"
+states "Artemis 1", and "World War 2" states "World War II". Words match as whole tokens, so the gold "6" is not found inside
 "2016".
 """
 
@@ -35,6 +36,10 @@ _NUMBER = re.compile(
     re.I,
 )
 _TOKEN = re.compile(r"<n:[^>]+>|\w+", re.UNICODE)
+# A name's number ("Artemis 1", "World War II"): a capitalised word, then the number in either form.
+_NAMED_NUMBER = re.compile(r"\b([A-Z][\w'’-]*) (\d{1,2}|[IVX]{1,6})\b")
+_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV", "XVI",
+          "XVII", "XVIII", "XIX", "XX")  # fmt: skip
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "&": " and "})
 
 
@@ -57,10 +62,20 @@ def answer_tokens(text: str) -> list[str]:
     ]
 
 
+def _other_numeral(m: re.Match[str]) -> str:
+    """A name's number in the other form: "Artemis 1" as "Artemis I", "World War II" as "World War 2"."""
+    name, number = m.groups()
+    if number.isdigit():
+        return f"{name} {_ROMAN[int(number) - 1]}" if 1 <= int(number) <= len(_ROMAN) else m.group(0)
+    return f"{name} {_ROMAN.index(number) + 1}" if number in _ROMAN else m.group(0)
+
+
 def states_answer(answer_text: str, gold: str) -> bool:
-    """The gold answer's tokens occur, in order and contiguous, among the answer's."""
-    needle, hay = answer_tokens(gold), answer_tokens(answer_text)
-    if not needle:
-        return False
-    n = len(needle)
-    return any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
+    """The gold answer's tokens occur, in order and contiguous, among the answer's (its name's number either way)."""
+    hay = answer_tokens(answer_text)
+    for form in dict.fromkeys((gold, _NAMED_NUMBER.sub(_other_numeral, gold))):
+        needle = answer_tokens(form)
+        n = len(needle)
+        if needle and any(hay[i : i + n] == needle for i in range(len(hay) - n + 1)):
+            return True
+    return False

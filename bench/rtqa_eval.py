@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 from bench.answer_match import states_answer
 from bench.rtqa_data import Question
-from bench.rtqa_metrics import answer_correct, gold_flags, hit_at, ranked_articles, reciprocal_rank
+from bench.rtqa_metrics import (
+    answer_correct,
+    cited_text,
+    gold_flags,
+    hit_at,
+    ranked_articles,
+    reciprocal_rank,
+)
 from index.query import Mode, Query
 from index.service import NewsService
 
@@ -34,6 +41,7 @@ class Tally:
     correct_plain: int = 0
     cited: int = 0
     cited_gold: int = 0
+    cited_stating: int = 0  # a gold article, or one cited for text that states the gold answer
     seconds: float = 0.0
     ask_seconds: list[float] = field(default_factory=list)
     fallbacks: Counter[str] = field(default_factory=Counter)
@@ -47,6 +55,7 @@ class Tally:
         cells.append(f"{self.correct / n:.3f}")
         cells.append(f"{self.correct_plain / n:.3f}")
         cells.append(f"{self.cited_gold / self.cited:.3f}" if self.cited else "-")
+        cells.append(f"{self.cited_stating / self.cited:.3f}" if self.cited else "-")
         cells.append(f"{self.answered / n:.3f}")
         cells.append(f"{self.seconds:.0f}")
         return cells
@@ -116,6 +125,7 @@ HEADER = [
     "answer acc",
     "answer acc, plain",
     "citation prec",
+    "cited source states it",
     "answered",
     "s",
 ]
@@ -158,8 +168,9 @@ def _evaluate_one(service: NewsService, q: Question, mode: Mode, tally: Tally) -
         tally.answered += 1
         tally.correct += states_answer(answer.text, q.answer)
         tally.correct_plain += answer_correct(answer.text, q.answer)
+        said = cited_text(answer.text)
         for cite in answer.citations:
+            gold = cite.article_id in q.gold_ids or (cite.url is not None and cite.url in q.gold_urls)
             tally.cited += 1
-            tally.cited_gold += cite.article_id in q.gold_ids or (
-                cite.url is not None and cite.url in q.gold_urls
-            )
+            tally.cited_gold += gold
+            tally.cited_stating += gold or any(states_answer(part, q.answer) for part in said.get(cite.n, []))

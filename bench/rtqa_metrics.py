@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from index.models import Passage
 
 _QUOTES = "\"'“”‘’«»"
+# An answer's text up to a run of markers ("... in 2024 [1]." or "... [1][2]"): what those sources are cited for.
+_CITED_RUN = re.compile(r"([^\[\]]*?)((?:\s?\[\d+\])+)")
 
 
 class ArticleRef(NamedTuple):
@@ -55,3 +58,12 @@ def answer_correct(answer_text: str, gold: str) -> bool:
     """The gold choice appears in the answer (case-insensitive)."""
     needle = normalize_answer(gold)
     return bool(needle) and needle in normalize_answer(answer_text)
+
+
+def cited_text(answer_text: str) -> dict[int, list[str]]:
+    """What an answer cites each source [n] for: the text before each of its markers, back to the one before."""
+    said: dict[int, list[str]] = {}
+    for m in _CITED_RUN.finditer(answer_text):
+        for n in re.findall(r"\d+", m.group(2)):
+            said.setdefault(int(n), []).append(m.group(1).strip(" .!?…"))
+    return said

@@ -12,6 +12,7 @@ from bench.rtqa_eval import Tally, all_questions_row
 from bench.rtqa_metrics import (
     ArticleRef,
     answer_correct,
+    cited_text,
     gold_flags,
     hit_at,
     ranked_articles,
@@ -70,6 +71,8 @@ def test_fair_match_reads_numbers_and_money_in_any_form() -> None:
     assert states_answer("Why don't New Jersey and Oregon let you pump gas?", "New Jersey & Oregon")
     assert states_answer("She is serving a 20-year sentence [1].", "20 years")
     assert states_answer("A three-month gas tax holiday [1].", "3 months")
+    assert states_answer("The uncrewed Artemis I will launch [1].", "Artemis 1")
+    assert states_answer("Rationing ended after World War 2.", "World War II")
 
 
 def test_fair_match_needs_whole_tokens() -> None:
@@ -79,7 +82,15 @@ def test_fair_match_needs_whole_tokens() -> None:
     assert not states_answer("One of the biggest strikes.", "1")  # "one" stays a word
     assert not states_answer("It often rains.", "10")
     assert not states_answer("She is serving a 20-year sentence [1].", "21 years")
+    assert not states_answer("Artemis II will carry a crew.", "Artemis 1")
+    assert not states_answer("Then I left the room.", "1")  # only a name's number is read as a numeral
     assert not states_answer("The answer", "")
+
+
+def test_cited_text_gives_each_source_the_sentences_marked_with_it() -> None:
+    said = cited_text("Prices rose 60% [1]. They fell in May [2]. Both say so [1][2]. A tail without a marker.")
+    assert said == {1: ["Prices rose 60%", "Both say so"], 2: ["They fell in May", "Both say so"]}
+    assert cited_text("The indexed news does not cover this.") == {}
 
 
 def test_variant_listing_keeps_labels_that_hold_commas() -> None:
