@@ -37,6 +37,8 @@ _DATELINE = re.compile(
 )
 # A line that ends a sentence (Arabic "؟" too), or introduces what follows ("Venn said:"), is part of the quote.
 _ENDS_SENTENCE = re.compile(r"[.!?…:؟。][\"'”’»)\]]*\s*$")
+# A sentence that asks ("Why are gas prices falling?", a quiz's own copy of the question) answers nothing.
+_ASKS = re.compile(r"[?？؟][\"'”’»)\]]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,8 @@ class ExtractiveWriter:
         scores = answer_scores(question, reader_features(question, candidates))
         order = np.argsort(-scores, kind="stable")
         ranked = [candidates[i] for i in order]
+        # A question leads no answer; later, a rhetorical one may still carry the story on.
+        statements = [c for c in ranked if not _ASKS.search(c.text)]
         score = {id(candidates[i]): float(scores[i]) for i in order}
 
         def relevant(c: SentenceCandidate) -> bool:
@@ -214,7 +218,7 @@ class ExtractiveWriter:
 
         # Meaning decides whether the news covers the question at all: the reader's best few are embedded
         # (~10 ms each), and the first of them close enough to the question leads the answer.
-        best = next((c for c in ranked[: max(settings.answer_shortlist, 1)] if relevant(c)), None)
+        best = next((c for c in statements[: max(settings.answer_shortlist, 1)] if relevant(c)), None)
         if best is None:
             return []
         # Retrieval's first article is the likeliest source: its best sentence leads when nearly as good, unless
@@ -225,7 +229,7 @@ class ExtractiveWriter:
             amounts = amounts_given(question, best.text)
             alternative = (
                 c
-                for c in ranked
+                for c in statements
                 if c.passage.article_id == top
                 and score[id(c)] >= floor
                 and (not amounts or amounts & amounts_given(question, c.text))

@@ -227,6 +227,18 @@ def test_the_first_article_does_not_lead_with_another_amount_than_the_best_sente
     cache.cache.close()
 
 
+def test_a_sentence_that_asks_never_leads_the_answer(embedder: Embedder, tmp_path: Path) -> None:
+    quiz = "Which port city ended its dock strike this week? Dock workers in Osk returned to work on Tuesday."
+    passage = Passage(rank=1, chunk_id=1, article_id="quiz", title="Osk dock strike", text=quiz, score=1.0)
+    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
+    writer = ExtractiveWriter(cache, QueryEncoder(embedder), IndexSettings())
+    answer = writer.write("Which port city ended its dock strike this week?", [passage])
+    # The article's own copy of the question matches it word for word, yet says nothing: the statement leads.
+    assert answer.answered
+    assert answer.text.startswith("Dock workers in Osk returned to work on Tuesday [1].")
+    cache.cache.close()
+
+
 def test_a_dateline_or_heading_line_is_read_with_its_sentence_but_not_quoted(
     embedder: Embedder, tmp_path: Path
 ) -> None:
