@@ -37,6 +37,12 @@ _PAREN_CREDIT_RE = re.compile(
 _LINE_END_CREDIT_RE = re.compile(r"([.!?”\"]) (?:Photo )?Credit: [^\n]{1,100}$", re.MULTILINE)
 # Where a credit may be: a line naming a source after a slash (a quick search that spares the rest).
 _SOURCE_RE = re.compile(rf"/(?:{_PHOTO_SOURCES})(?![\w/])")
+# A source alone, without a photographer, where a caption ends: at a line's end ("AP" as a line of its own), or
+# an unmistakable one before the next caption ("... on June 22. Getty Images People help ..."). "AP" or "Pool"
+# before a capital may open a sentence ("AP Top 25 poll"), and "Reuters" or "Bloomberg" before anything.
+_LINE_END_SOURCES = ("AP", "AFP", "EPA", "Getty Images", "Pool", "Shutterstock", "Handout")
+_BARE_SOURCE_RE = re.compile(r"(?:Getty Images|Shutterstock)(?= [A-Z‘“'\"])")
+_CAPTION_END = '.!?”"’)'
 
 
 def strip_gallery_chrome(text: str) -> str:
@@ -88,15 +94,14 @@ def strip_photo_credits(text: str) -> str:
     A credit closes its caption, so where one stood the next caption starts a line of its own and a caption
     without a full stop does not run into it.
     """
-    if "/" not in text and "Photo" not in text and "redit: " not in text:
-        return text  # the common case, found far faster than by the patterns
-    cleaned = _PAREN_CREDIT_RE.sub("", text) if "(" in text else text
+    cleaned = _PAREN_CREDIT_RE.sub("", text) if "Photo" in text or "redit: " in text else text
     if "Credit: " in cleaned:
         cleaned = _LINE_END_CREDIT_RE.sub(r"\1", cleaned)
     if _SOURCE_RE.search(cleaned):
         cleaned = "\n".join(
             _strip_slash_credits(line) if "/" in line else line for line in cleaned.split("\n")
         )
+    cleaned = _strip_bare_sources(cleaned)
     if cleaned == text:
         return text
     lines = (_SPACES_RE.sub(" ", line).strip() for line in cleaned.split("\n"))
@@ -110,3 +115,33 @@ def _strip_slash_credits(line: str) -> str:
     if "Photos: " in line:
         line = _GALLERY_TITLE_CREDIT_RE.sub("\n", line)
     return _SLASH_CREDIT_RE.sub("\n", line)
+
+
+def _strip_bare_sources(text: str) -> str:
+    """Text without the sources credited alone where a caption ends, a line break where each stood."""
+    lines = text.split("\n")
+    at_line_end = any(line.endswith(_LINE_END_SOURCES) for line in lines)
+    if not at_line_end and "Getty Images " not in text and "Shutterstock " not in text:
+        return text
+    return "\n".join(_line_without_bare_sources(line) for line in lines)
+
+
+def _line_without_bare_sources(line: str) -> str:
+    """One line without its lone sources that close a caption (see _LINE_END_SOURCES)."""
+    if line.endswith(_LINE_END_SOURCES):
+        start = next(len(line) - len(s) for s in _LINE_END_SOURCES if line.endswith(s))
+        if _closes_caption(line, start):
+            line = line[:start]
+    if "Getty Images " not in line and "Shutterstock " not in line:
+        return line
+    kept, at = [], 0
+    for m in _BARE_SOURCE_RE.finditer(line):
+        if _closes_caption(line, m.start()):
+            kept.append(line[at : m.start()])
+            at = m.end()
+    return "\n".join([*kept, line[at:]])
+
+
+def _closes_caption(text: str, start: int) -> bool:
+    """Whether a credit at start stands where a caption ends: a line's start, or a sentence's end before it."""
+    return start == 0 or (start > 1 and text[start - 1] == " " and text[start - 2] in _CAPTION_END)

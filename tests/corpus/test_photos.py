@@ -71,6 +71,17 @@ def test_a_gallery_title_scraped_before_its_credit_goes_with_it() -> None:
     )
 
 
+def test_a_source_credited_alone_where_a_caption_ends_goes() -> None:
+    text = (
+        "AP\nTORONTO (AP) — The game ran late.\nA man searches the rubble in Khost on June 22. Getty Images People"
+        " help in the rescue. AP\nAP Baseball Writer Ronald Blum contributed to this report."
+    )
+    assert strip_photo_credits(text) == (
+        "TORONTO (AP) — The game ran late.\nA man searches the rubble in Khost on June 22.\nPeople help in the"
+        " rescue.\nAP Baseball Writer Ronald Blum contributed to this report."
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -78,6 +89,7 @@ def test_a_gallery_title_scraped_before_its_credit_goes_with_it() -> None:
         "The 24/7 hotline opened. Photos: the agency released three of them.",
         "Officials said the talks (in Geneva) went well.\nCredit: card balances rose 15% in a year.",
         "He spoke to CNN and Fox/AP affiliates about the storm.",
+        "The talks ended. Reuters reported a deal. ASAP Rocky performed. AP Top 25 teams won. In the Pool",
     ],
 )
 def test_prose_with_slashes_photos_or_credit_stays(text: str) -> None:
