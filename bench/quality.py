@@ -222,9 +222,10 @@ def main(argv: Sequence[str] | None = None, make_variants: Callable[[], list[Var
             + f"); chunk_words={idx.chunk_words}, model {idx.model}.",
             f"Hit@k/MRR@10: articles ranked by their best passage among the top {RANK_DEPTH}.",
             f"Answers use top_k={idx.top_k}; answer acc = the gold choice is stated in the answer (whole tokens,"
-            " numbers and money in any form: $12,600,000 = $12.6 million), over all questions; 'plain' = the"
-            " gold text is a substring (case-insensitive, quotes stripped); citation precision = cited"
-            " articles that are gold.",
+            " numbers and money in any form: $12,600,000 = $12.6 million, Artemis I = Artemis 1), over all"
+            " questions; 'plain' = the gold text is a substring (case-insensitive, quotes stripped); citation"
+            " precision = cited articles that are gold; cited source states it = cited articles that are gold"
+            " or cited for a sentence that states the gold answer.",
         ]
         if args.llm_url:
             notes.append(
