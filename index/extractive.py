@@ -237,12 +237,15 @@ class ExtractiveWriter:
             )
             best = next(alternative, best)
         # A second source that adds nothing costs the answer precision: the rest come from the same article.
-        same = [
-            c
-            for c in ranked
-            if c is not best
-            and (not settings.answer_one_source or c.passage.article_id == best.passage.article_id)
-        ]
+        # Overlapping passages hold a sentence twice (read with other lines above it), and it is quoted once.
+        quoted = {best.quote or best.text}
+        same = []
+        for c in ranked:
+            if settings.answer_one_source and c.passage.article_id != best.passage.article_id:
+                continue
+            if (c.quote or c.text) not in quoted:
+                quoted.add(c.quote or c.text)
+                same.append(c)
         rest = sorted(same[: settings.answer_sentences - 1], key=lambda c: (c.passage.rank, c.position))
         return [best, *rest]
 

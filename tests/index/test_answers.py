@@ -239,6 +239,28 @@ def test_a_sentence_that_asks_never_leads_the_answer(embedder: Embedder, tmp_pat
     cache.cache.close()
 
 
+def test_a_sentence_held_by_two_overlapping_passages_is_quoted_once(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    def passage(chunk_id: int, text: str) -> Passage:
+        return Passage(
+            rank=chunk_id, chunk_id=chunk_id, article_id="osk", title="Osk dock strike", text=text, score=1.0
+        )
+
+    # The second passage overlaps the first: the same sentence, read there without the heading above it.
+    first = passage(
+        1, "Osk port reopens\nDock workers in Osk returned to work on Tuesday. The strike lasted six weeks."
+    )
+    second = passage(2, "Dock workers in Osk returned to work on Tuesday. The union approved the wage deal.")
+    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
+    writer = ExtractiveWriter(cache, QueryEncoder(embedder), IndexSettings())
+    answer = writer.write("When did the dock workers in Osk return to work?", [first, second])
+    assert answer.answered
+    assert answer.text.count("Dock workers in Osk returned to work on Tuesday") == 1
+    assert answer.text.count("[1]") == 3  # the other two sentences fill the answer
+    cache.cache.close()
+
+
 def test_a_dateline_or_heading_line_is_read_with_its_sentence_but_not_quoted(
     embedder: Embedder, tmp_path: Path
 ) -> None:
