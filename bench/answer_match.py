@@ -2,9 +2,9 @@
 
 "$12,600,000", "$12.6 million" and "12.6m" are one number; "38%" and "38 percent" one share; "six months"
 and "6 months" one span ("one" is left a word: it is far more often a pronoun), and so are "20 years" and
-"a 20-year sentence". "&" reads as "and". A number naming something is read in Roman numerals too: "Artemis I"
-states "Artemis 1", and "World War 2" states "World War II". Words match as whole tokens, so the gold "6" is not found inside
-"2016".
+"a 20-year sentence". "&" reads as "and". A name's number reads in Roman numerals too: "Artemis I" states
+"Artemis 1", and "World War 2" states "World War II". Words match as whole tokens, so the gold "6" is not
+found inside "2016".
 """
 
 from __future__ import annotations
