@@ -84,8 +84,7 @@ def strip_gallery_chrome(text: str) -> str:
         at = max(at, end)
     kept.append(text[at:])
     # Each caption becomes a line of its own: one without a full stop must not run into the next.
-    lines = (_SPACES_RE.sub(" ", line).strip() for line in "\n".join(kept).split("\n"))
-    return "\n".join(line for line in lines if line)
+    return _tidy_lines("\n".join(kept))
 
 
 def strip_photo_credits(text: str) -> str:
@@ -102,9 +101,12 @@ def strip_photo_credits(text: str) -> str:
             _strip_slash_credits(line) if "/" in line else line for line in cleaned.split("\n")
         )
     cleaned = _strip_bare_sources(cleaned)
-    if cleaned == text:
-        return text
-    lines = (_SPACES_RE.sub(" ", line).strip() for line in cleaned.split("\n"))
+    return text if cleaned == text else _tidy_lines(cleaned)
+
+
+def _tidy_lines(text: str) -> str:
+    """Text whose lines are stripped and single-spaced, without the lines a cut left empty."""
+    lines = (_SPACES_RE.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 

@@ -53,6 +53,11 @@ class ScoredSentence:
     score: float
     quote: str = ""  # what an answer quotes (see passage_sentences); the text itself when empty
 
+    @property
+    def quoted(self) -> str:
+        """What an answer quotes of this sentence."""
+        return self.quote or self.text
+
 
 def _term_weights(terms: Sequence[str], sentences: Sequence[set[str]], question: str) -> dict[str, float]:
     """IDF of each question term over the candidate sentences, doubled for the wh-question's focus word."""
@@ -88,6 +93,11 @@ class SentenceCandidate:
     lexical: float
     prior: float
     quote: str = ""  # what an answer quotes (see passage_sentences); the text itself when empty
+
+    @property
+    def quoted(self) -> str:
+        """What an answer quotes of this sentence."""
+        return self.quote or self.text
 
 
 def passage_sentences(text: str) -> list[tuple[str, str]]:
@@ -199,7 +209,7 @@ class ExtractiveWriter:
             chosen = self._by_similarity(candidates, topic_vector)
         if not chosen:
             return not_covered(question, passages)
-        return cite(question, [(s.quote or s.text, s.passage) for s in chosen], passages)
+        return cite(question, [(s.quoted, s.passage) for s in chosen], passages)
 
     def _read(
         self, question: str, candidates: Sequence[SentenceCandidate], topic_vector: np.ndarray
@@ -238,13 +248,13 @@ class ExtractiveWriter:
             best = next(alternative, best)
         # A second source that adds nothing costs the answer precision: the rest come from the same article.
         # Overlapping passages hold a sentence twice (read with other lines above it), and it is quoted once.
-        quoted = {best.quote or best.text}
+        taken = {best.quoted}
         same = []
         for c in ranked:
             if settings.answer_one_source and c.passage.article_id != best.passage.article_id:
                 continue
-            if (c.quote or c.text) not in quoted:
-                quoted.add(c.quote or c.text)
+            if c.quoted not in taken:
+                taken.add(c.quoted)
                 same.append(c)
         rest = sorted(same[: settings.answer_sentences - 1], key=lambda c: (c.passage.rank, c.position))
         return [best, *rest]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -166,9 +167,18 @@ def test_the_reader_leads_with_the_sentence_that_states_the_answer(sample_servic
     assert [c.n for c in answer.citations] == [1]
 
 
-def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(
-    embedder: Embedder, tmp_path: Path
-) -> None:
+WriterFor = Callable[[IndexSettings], ExtractiveWriter]
+
+
+@pytest.fixture
+def writer_for(embedder: Embedder, tmp_path: Path) -> Iterator[WriterFor]:
+    """Extractive writers with the given settings over one embedding cache, closed after the test."""
+    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
+    yield lambda settings: ExtractiveWriter(cache, QueryEncoder(embedder), settings)
+    cache.cache.close()
+
+
+def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(writer_for: WriterFor) -> None:
     top = Passage(
         rank=1,
         chunk_id=1,
@@ -185,23 +195,20 @@ def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(
         text="Dock workers in Osk ended their strike on Tuesday, union leader Mara Venn said.",
         score=0.9,
     )
-    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
     question = "When did the dock workers in Osk end their strike?"
 
     def lead(margin: float) -> str:
-        settings = IndexSettings(answer_top_article_margin=margin)
-        answer = ExtractiveWriter(cache, QueryEncoder(embedder), settings).write(question, [top, other])
+        answer = writer_for(IndexSettings(answer_top_article_margin=margin)).write(question, [top, other])
         assert answer.answered and len(answer.citations) == 1
         return answer.citations[0].article_id
 
     # The second article's sentence scores a little higher (a new name); the first article's is close enough.
     assert lead(0.0) == "other"
     assert lead(1.0) == "top"
-    cache.cache.close()
 
 
 def test_the_first_article_does_not_lead_with_another_amount_than_the_best_sentence(
-    embedder: Embedder, tmp_path: Path
+    writer_for: WriterFor,
 ) -> None:
     def passage(rank: int, text: str) -> Passage:
         return Passage(
@@ -210,8 +217,7 @@ def test_the_first_article_does_not_lead_with_another_amount_than_the_best_sente
 
     question = "How much will the dock workers in Osk earn under the wage deal?"
     best = "Under the wage deal, dock workers in Osk will earn $31 an hour, union leader Mara Venn said."
-    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
-    writer = ExtractiveWriter(cache, QueryEncoder(embedder), IndexSettings(answer_top_article_margin=5.0))
+    writer = writer_for(IndexSettings(answer_top_article_margin=5.0))
 
     def lead(top_text: str) -> str:
         answer = writer.write(question, [passage(1, top_text), passage(2, best)])
@@ -224,24 +230,18 @@ def test_the_first_article_does_not_lead_with_another_amount_than_the_best_sente
     # ...but not when its number is another one: leading with it would change the answer.
     other = "Dock workers in Osk earned $24 an hour before the wage deal signed on Tuesday."
     assert lead(other) == best.rstrip(".")
-    cache.cache.close()
 
 
-def test_a_sentence_that_asks_never_leads_the_answer(embedder: Embedder, tmp_path: Path) -> None:
+def test_a_sentence_that_asks_never_leads_the_answer(writer_for: WriterFor) -> None:
     quiz = "Which port city ended its dock strike this week? Dock workers in Osk returned to work on Tuesday."
     passage = Passage(rank=1, chunk_id=1, article_id="quiz", title="Osk dock strike", text=quiz, score=1.0)
-    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
-    writer = ExtractiveWriter(cache, QueryEncoder(embedder), IndexSettings())
-    answer = writer.write("Which port city ended its dock strike this week?", [passage])
+    answer = writer_for(IndexSettings()).write("Which port city ended its dock strike this week?", [passage])
     # The article's own copy of the question matches it word for word, yet says nothing: the statement leads.
     assert answer.answered
     assert answer.text.startswith("Dock workers in Osk returned to work on Tuesday [1].")
-    cache.cache.close()
 
 
-def test_a_sentence_held_by_two_overlapping_passages_is_quoted_once(
-    embedder: Embedder, tmp_path: Path
-) -> None:
+def test_a_sentence_held_by_two_overlapping_passages_is_quoted_once(writer_for: WriterFor) -> None:
     def passage(chunk_id: int, text: str) -> Passage:
         return Passage(
             rank=chunk_id, chunk_id=chunk_id, article_id="osk", title="Osk dock strike", text=text, score=1.0
@@ -252,18 +252,15 @@ def test_a_sentence_held_by_two_overlapping_passages_is_quoted_once(
         1, "Osk port reopens\nDock workers in Osk returned to work on Tuesday. The strike lasted six weeks."
     )
     second = passage(2, "Dock workers in Osk returned to work on Tuesday. The union approved the wage deal.")
-    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
-    writer = ExtractiveWriter(cache, QueryEncoder(embedder), IndexSettings())
-    answer = writer.write("When did the dock workers in Osk return to work?", [first, second])
+    answer = writer_for(IndexSettings()).write(
+        "When did the dock workers in Osk return to work?", [first, second]
+    )
     assert answer.answered
     assert answer.text.count("Dock workers in Osk returned to work on Tuesday") == 1
     assert answer.text.count("[1]") == 3  # the other two sentences fill the answer
-    cache.cache.close()
 
 
-def test_a_dateline_or_heading_line_is_read_with_its_sentence_but_not_quoted(
-    embedder: Embedder, tmp_path: Path
-) -> None:
+def test_a_dateline_or_heading_line_is_read_with_its_sentence_but_not_quoted(writer_for: WriterFor) -> None:
     text = (
         "Osk CNN —\nDock workers in Osk ended their strike on Tuesday after a wage deal was signed.\n"
         "READ MORE: Ports across the region\nUnion leader Mara Venn said the deal raises pay by 12%."
@@ -282,11 +279,9 @@ def test_a_dateline_or_heading_line_is_read_with_its_sentence_but_not_quoted(
     passage = Passage(
         rank=1, chunk_id=1, article_id="osk", title="Dock strike ends in Osk", text=text, score=1.0
     )
-    cache = CachedEmbedder(embedder, EmbeddingCache(tmp_path / "cache.db", embedder.cache_key))
-    answer = ExtractiveWriter(cache, QueryEncoder(embedder), IndexSettings()).write(
+    answer = writer_for(IndexSettings()).write(
         "When did the dock workers in Osk end their strike?", [passage]
     )
-    cache.cache.close()
     assert answer.answered and answer.text.startswith("Dock workers in Osk ended their strike on Tuesday")
     assert "CNN" not in answer.text and "READ MORE" not in answer.text
     # The quote is the article's own sentence, word for word.
