@@ -105,6 +105,11 @@ class IndexSettings(BaseModel):
     # When no reranked passage's own logit reaches this, the news does not cover the question: the answer
     # says so instead of quoting the nearest story (bench/coverage_floor.py).
     rerank_min_logit: float = Field(0.0, ge=-20, le=20)
+    # A passage the cross-encoder reads as squarely on the question (its logit at least this) vouches for its
+    # sentences: one of them needs a meaning match only this much below the relevance floor to lead. The
+    # sentence embedding alone misses a question put in general terms ("Which head of state resigned?").
+    rerank_vouch_logit: float = Field(3.0, ge=-20, le=20)
+    rerank_vouch_slack: float = Field(0.1, ge=0, le=1)
     min_relevance: float = Field(0.42, ge=-1, le=1)
     answer_sentences: int = Field(3, ge=1, le=10)
     # Sentences the answer composer embeds to choose from: lexically best first, at least answer_sentences,

@@ -224,7 +224,8 @@ class ExtractiveWriter:
         score = {id(candidates[i]): float(scores[i]) for i in order}
 
         def relevant(c: SentenceCandidate) -> bool:
-            return is_relevant(score_sentences(topic_vector, [c], self.embedder)[0], settings.relevance_floor)
+            scored = score_sentences(topic_vector, [c], self.embedder)[0]
+            return is_relevant(scored, settings.relevance_floor - self._vouched(c.passage))
 
         # Meaning decides whether the news covers the question at all: the reader's best few are embedded
         # (~10 ms each), and the first of them close enough to the question leads the answer.
@@ -258,6 +259,12 @@ class ExtractiveWriter:
                 same.append(c)
         rest = sorted(same[: settings.answer_sentences - 1], key=lambda c: (c.passage.rank, c.position))
         return [best, *rest]
+
+    def _vouched(self, passage: Passage) -> float:
+        """How far below the relevance floor a sentence of this passage may be: the cross-encoder vouches for it."""
+        logit = passage.relevance
+        sure = logit is not None and logit >= self.settings.rerank_vouch_logit
+        return self.settings.rerank_vouch_slack if sure else 0.0
 
     def _by_similarity(
         self, candidates: Sequence[SentenceCandidate], topic_vector: np.ndarray

@@ -10,7 +10,14 @@ import pytest
 
 from corpus.settings import IndexSettings
 from index.embeddings import CachedEmbedder, Embedder, EmbeddingCache, QueryEncoder
-from index.extractive import ExtractiveWriter, SentenceCandidate, passage_sentences, shortlist_candidates
+from index.extractive import (
+    ExtractiveWriter,
+    SentenceCandidate,
+    candidate_sentences,
+    passage_sentences,
+    score_sentences,
+    shortlist_candidates,
+)
 from index.models import Passage
 from index.query import Query
 from index.service import NewsService
@@ -239,6 +246,30 @@ def test_a_sentence_that_asks_never_leads_the_answer(writer_for: WriterFor) -> N
     # The article's own copy of the question matches it word for word, yet says nothing: the statement leads.
     assert answer.answered
     assert answer.text.startswith("Dock workers in Osk returned to work on Tuesday [1].")
+
+
+def test_a_passage_the_cross_encoder_vouches_for_may_lead_below_the_meaning_floor(
+    writer_for: WriterFor,
+) -> None:
+    question = "Which head of a port stepped down this week?"
+
+    def passage(relevance: float | None) -> Passage:
+        text = "Osk harbour master Mara Venn resigned on Tuesday after the six-week dock strike."
+        return Passage(1, 1, "osk", "Osk dock strike", text, 1.0, relevance=relevance)
+
+    probe = writer_for(IndexSettings())
+    candidate = candidate_sentences(question, [passage(None)])
+    similarity = score_sentences(probe.queries.encode(question), candidate, probe.embedder)[0].similarity
+    # The sentence's meaning match falls short of the floor by more than the near-match rule forgives...
+    settings = IndexSettings(min_relevance=similarity + 0.15, rerank_vouch_logit=3.0, rerank_vouch_slack=0.2)
+
+    def answered(relevance: float | None) -> bool:
+        return writer_for(settings).write(question, [passage(relevance)]).answered
+
+    # ...so only a cross-encoder logit at the vouching level lets it lead.
+    assert answered(4.0)
+    assert not answered(2.0)
+    assert not answered(None)
 
 
 def test_a_sentence_held_by_two_overlapping_passages_is_quoted_once(writer_for: WriterFor) -> None:
