@@ -70,6 +70,12 @@ _LINK_LINE_RE = re.compile(
     r"[►▶]\s?[^:]{1,80}:[^\s\d].{0,250}"
     r"|[^:►▶]{3,80}[\w?!'’)]:[A-Z‘'\"“].{0,200}(?<![.…])(?<![.…][\"'”’)])"
 )
+# A headline behind an arrow that ends no sentence ("►Vehicle plunges into Genesee River gorge", "►What's open
+# Christmas Day? CVS, ... Costco closed") links to another story too. A bullet of live coverage ends a sentence,
+# and a longer line that the scrape cut short is news.
+_ARROWS = ("►", "▶")
+_ARROW_LINK_MAX_WORDS = 25
+_ENDS_SENTENCE_RE = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
 # Newsletter lines are boilerplate only when they read like a prompt, so reported facts survive.
 _NEWSLETTER_RE = re.compile(
     r"newsletter|inbox|sign up here|subscribe (?:now|today|here)|digital subscriber", re.IGNORECASE
@@ -120,6 +126,9 @@ def is_boilerplate(line: str) -> bool:
         return bool(_LEGAL_RE.match(line))
     if _BOILERPLATE_RE.fullmatch(line) or (":" in line and _LINK_LINE_RE.fullmatch(line)):
         return True
+    if line.startswith(_ARROWS) and not _ENDS_SENTENCE_RE.search(line):
+        if len(line.split()) <= _ARROW_LINK_MAX_WORDS:
+            return True
     return len(line) <= 300 and bool(_PROMPT_START_RE.match(line)) and bool(_NEWSLETTER_RE.search(line))
 
 
