@@ -146,7 +146,10 @@ def reader_features(question: str, candidates: Sequence[SentenceCandidate]) -> l
     """The reader's features of each candidate, read against the words all of them write in lower case."""
     common = lowercase_words(c.text for c in candidates)
     return [
-        sentence_features(question, c.text, c.lexical, c.passage.rank, c.position, common) for c in candidates
+        sentence_features(
+            question, c.text, c.lexical, c.passage.rank, c.position, common, c.passage.relevance
+        )
+        for c in candidates
     ]
 
 

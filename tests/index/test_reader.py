@@ -62,3 +62,15 @@ def test_a_sentence_opening_with_a_name_gives_that_name() -> None:
     assert names(sentences[0]) == 1
     # A capital that only opens the sentence: a word written in lower case elsewhere, or a stopword.
     assert names(sentences[1]) == 0 and names(sentences[2]) == 0
+
+
+def test_a_passage_the_cross_encoder_reads_as_on_the_question_lifts_its_sentences() -> None:
+    q, s = "What did the council approve?", "The council approved the harbour plan."
+    on, off = (
+        sentence_features(q, s, 0.5, 1, 0, relevance=6.0),
+        sentence_features(q, s, 0.5, 1, 0, relevance=-6.0),
+    )
+    assert answer_scores(q, [on])[0] > answer_scores(q, [off])[0]
+    # Without a reranker there is no logit: the feature is 0 for every candidate and changes no order.
+    unread = dict(zip(FEATURES, sentence_features(q, s, 0.5, 1, 0), strict=True))
+    assert unread["passage relevance"] == 0
