@@ -223,7 +223,8 @@ def main(argv: Sequence[str] | None = None, make_variants: Callable[[], list[Var
             f"Hit@k/MRR@10: articles ranked by their best passage among the top {RANK_DEPTH}.",
             f"Answers use top_k={idx.top_k}; answer acc = the gold choice is stated in the answer (whole tokens,"
             " numbers and money in any form: $12,600,000 = $12.6 million, Artemis I = Artemis 1), over all"
-            " questions; 'plain' = the gold text is a substring (case-insensitive, quotes stripped); citation"
+            " questions; 'plain' = the gold text is a substring (case-insensitive, quotes stripped); first"
+            " sentence states it = so does the answer's text before its first [n], what a reader reads first; citation"
             " precision = cited articles that are gold; cited source states it = cited articles that are gold"
             " or cited for a sentence that states the gold answer.",
         ]

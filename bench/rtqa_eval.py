@@ -16,6 +16,7 @@ from bench.rtqa_data import Question
 from bench.rtqa_metrics import (
     answer_correct,
     cited_text,
+    first_cited,
     gold_flags,
     hit_at,
     ranked_articles,
@@ -39,6 +40,7 @@ class Tally:
     answered: int = 0
     correct: int = 0
     correct_plain: int = 0
+    lead_correct: int = 0  # the answer's first cited sentence states the gold answer
     cited: int = 0
     cited_gold: int = 0
     cited_stating: int = 0  # a gold article, or one cited for text that states the gold answer
@@ -54,6 +56,7 @@ class Tally:
         cells.append(f"{self.rr / n:.3f}")
         cells.append(f"{self.correct / n:.3f}")
         cells.append(f"{self.correct_plain / n:.3f}")
+        cells.append(f"{self.lead_correct / n:.3f}")
         cells.append(f"{self.cited_gold / self.cited:.3f}" if self.cited else "-")
         cells.append(f"{self.cited_stating / self.cited:.3f}" if self.cited else "-")
         cells.append(f"{self.answered / n:.3f}")
@@ -77,12 +80,13 @@ class Tally:
 
 
 def all_questions_row(label: str, gold: Tally, extra: Tally) -> list[str]:
-    """Answer accuracy and answered over every question (gold and extra), then the extra ones alone."""
+    """Answer accuracy, the first sentence's and answered over every question (gold and extra), then the extra ones."""
     n, m = max(extra.questions + gold.questions, 1), max(extra.questions, 1)
     return [
         label,
         str(extra.questions + gold.questions),
         f"{(extra.correct + gold.correct) / n:.3f}",
+        f"{(extra.lead_correct + gold.lead_correct) / n:.3f}",
         f"{(extra.answered + gold.answered) / n:.3f}",
         str(extra.questions),
         f"{extra.correct / m:.3f}",
@@ -94,6 +98,7 @@ ALL_HEADER = [
     "variant",
     "questions",
     "answer acc",
+    "first sentence states it",
     "answered",
     "without a gold article",
     "their answer acc",
@@ -124,6 +129,7 @@ HEADER = [
     "MRR@10",
     "answer acc",
     "answer acc, plain",
+    "first sentence states it",
     "citation prec",
     "cited source states it",
     "answered",
@@ -168,6 +174,7 @@ def _evaluate_one(service: NewsService, q: Question, mode: Mode, tally: Tally) -
         tally.answered += 1
         tally.correct += states_answer(answer.text, q.answer)
         tally.correct_plain += answer_correct(answer.text, q.answer)
+        tally.lead_correct += states_answer(first_cited(answer.text), q.answer)
         said = cited_text(answer.text)
         for cite in answer.citations:
             gold = cite.article_id in q.gold_ids or (cite.url is not None and cite.url in q.gold_urls)

@@ -60,6 +60,12 @@ def answer_correct(answer_text: str, gold: str) -> bool:
     return bool(needle) and needle in normalize_answer(answer_text)
 
 
+def first_cited(answer_text: str) -> str:
+    """What an answer says before its first marker: the sentence a reader reads first ("" when none is cited)."""
+    m = _CITED_RUN.search(answer_text)
+    return m.group(1).strip(" .!?…") if m else ""
+
+
 def cited_text(answer_text: str) -> dict[int, list[str]]:
     """What an answer cites each source [n] for: the text before each of its markers, back to the one before."""
     said: dict[int, list[str]] = {}

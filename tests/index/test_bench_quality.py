@@ -13,6 +13,7 @@ from bench.rtqa_metrics import (
     ArticleRef,
     answer_correct,
     cited_text,
+    first_cited,
     gold_flags,
     hit_at,
     ranked_articles,
@@ -88,9 +89,20 @@ def test_fair_match_needs_whole_tokens() -> None:
 
 
 def test_cited_text_gives_each_source_the_sentences_marked_with_it() -> None:
-    said = cited_text("Prices rose 60% [1]. They fell in May [2]. Both say so [1][2]. A tail without a marker.")
+    said = cited_text(
+        "Prices rose 60% [1]. They fell in May [2]. Both say so [1][2]. A tail without a marker."
+    )
     assert said == {1: ["Prices rose 60%", "Both say so"], 2: ["They fell in May", "Both say so"]}
     assert cited_text("The indexed news does not cover this.") == {}
+
+
+def test_first_cited_is_what_the_answer_says_before_its_first_marker() -> None:
+    assert (
+        first_cited("Prices rose 60% over the year [1]. They fell in May [2].")
+        == "Prices rose 60% over the year"
+    )
+    assert first_cited("Both say so [1][2]. More [1].") == "Both say so"
+    assert first_cited("The indexed news does not cover this.") == ""
 
 
 def test_variant_listing_keeps_labels_that_hold_commas() -> None:
@@ -129,6 +141,7 @@ def test_questions_without_a_gold_article_are_loaded_only_when_asked_for(tmp_pat
 
 
 def test_the_all_questions_row_adds_the_questions_without_a_gold_article_to_the_gold_ones() -> None:
-    gold = Tally(questions=100, answered=95, correct=70)
-    extra = Tally(questions=200, answered=150, correct=80)
-    assert all_questions_row("v", gold, extra) == ["v", "300", "0.500", "0.817", "200", "0.400", "0.750"]
+    gold = Tally(questions=100, answered=95, correct=70, lead_correct=60)
+    extra = Tally(questions=200, answered=150, correct=80, lead_correct=45)
+    row = ["v", "300", "0.500", "0.350", "0.817", "200", "0.400", "0.750"]
+    assert all_questions_row("v", gold, extra) == row
