@@ -126,9 +126,9 @@ def is_boilerplate(line: str) -> bool:
         return bool(_LEGAL_RE.match(line))
     if _BOILERPLATE_RE.fullmatch(line) or (":" in line and _LINK_LINE_RE.fullmatch(line)):
         return True
-    if line.startswith(_ARROWS) and not _ENDS_SENTENCE_RE.search(line):
-        if len(line.split()) <= _ARROW_LINK_MAX_WORDS:
-            return True
+    arrow_link = line.startswith(_ARROWS) and not _ENDS_SENTENCE_RE.search(line)
+    if arrow_link and len(line.split()) <= _ARROW_LINK_MAX_WORDS:
+        return True
     return len(line) <= 300 and bool(_PROMPT_START_RE.match(line)) and bool(_NEWSLETTER_RE.search(line))
 
 
