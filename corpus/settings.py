@@ -108,6 +108,7 @@ class IndexSettings(BaseModel):
     # A passage the cross-encoder reads as squarely on the question (its logit at least this) vouches for its
     # sentences: one of them needs a meaning match only this much below the relevance floor to lead. The
     # sentence embedding alone misses a question put in general terms ("Which head of state resigned?").
+    # The reader's answers only (answer_choice = "reader"); the similarity composer keeps its own floor.
     rerank_vouch_logit: float = Field(3.0, ge=-20, le=20)
     rerank_vouch_slack: float = Field(0.1, ge=0, le=1)
     min_relevance: float = Field(0.42, ge=-1, le=1)
