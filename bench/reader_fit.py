@@ -29,6 +29,8 @@ from index.reader import FEATURES, WEIGHTS
 from index.service import NewsService
 
 Case = tuple[Question, list[SentenceCandidate], np.ndarray, np.ndarray]
+# Sentences an answer quotes (settings.toml [index] answer_sentences).
+ANSWER_SENTENCES = 3
 
 
 def build_cases(service: NewsService, questions: Sequence[Question]) -> list[Case]:
@@ -50,6 +52,22 @@ def top_k_rate(cases: Sequence[Case], score: Callable[[Case], np.ndarray], k: in
     return sum(bool(case[3][np.argsort(-score(case), kind="stable")[:k]].any()) for case in cases) / n
 
 
+def answer_rate(cases: Sequence[Case], score: Callable[[Case], np.ndarray], sentences: int, n: int) -> float:
+    """Share of all n questions where the best sentence, or one of the next best of its article, states it.
+
+    What the reader's answer quotes (index/extractive.py, one source), before its relevance floor and the
+    first-article rule.
+    """
+    hits = 0
+    for case in cases:
+        cands, y = case[1], case[3]
+        order = np.argsort(-score(case), kind="stable")
+        lead = cands[order[0]].passage.article_id
+        quoted = [i for i in order if cands[i].passage.article_id == lead][:sentences]
+        hits += bool(y[quoted].any())
+    return hits / n
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit, cross-validate and print the table and the weights."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,17 +87,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     y = np.concatenate([c[3] for c in cases])
     weeks = np.concatenate([[c[0].week] * len(c[3]) for c in cases])
 
-    def fit(mask: np.ndarray) -> np.ndarray:
-        model = LogisticRegression(class_weight="balanced", max_iter=5000).fit(x[mask], y[mask])
+    def fit_columns(mask: np.ndarray, columns: int) -> np.ndarray:
+        model = LogisticRegression(class_weight="balanced", max_iter=5000).fit(x[mask, :columns], y[mask])
         return np.asarray(model.coef_[0])
 
+    def fit(mask: np.ndarray) -> np.ndarray:
+        return fit_columns(mask, x.shape[1])
+
     held_out = {w: fit(weeks != w) for w in sorted(set(weeks))}
+    # The same fit without the last feature (the passage's cross-encoder logit): what that feature adds.
+    without_last = {w: fit_columns(weeks != w, x.shape[1] - 1) for w in sorted(set(weeks))}
     everything = fit(np.ones(len(y), dtype=bool))
     n, n_gold = len(questions), sum(1 for q in questions if q.gold_urls)
     with_gold = [c for c in cases if c[0].gold_urls]
     rows = {
         "word overlap alone": lambda c: c[2][:, 0],
         "fitted, each week left out": lambda c: c[2] @ held_out[c[0].week],
+        f"the same without {FEATURES[-1]}": lambda c: c[2][:, :-1] @ without_last[c[0].week],
         "shipped weights (index/reader.py)": lambda c: c[2] @ WEIGHTS,
     }
     ceiling = sum(bool(c[3].any()) for c in cases) / n
@@ -87,13 +111,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"### Answer reader, {n} tuning-week questions, {n_gold} with a gold article"
         f" (answer in some candidate sentence: {ceiling:.3f})",
         "",
-        "| sentence order | top 1 states the answer | top 3 | with a gold article: top 1 | top 3 |",
-        "|---|---|---|---|---|",
+        "| sentence order | top 1 states the answer | top 3 | answer | with a gold article: top 1 | top 3 | answer |",
+        "|---|---|---|---|---|---|---|",
         *(
             f"| {label} | {top_k_rate(cases, f, 1, n):.3f} | {top_k_rate(cases, f, 3, n):.3f}"
-            f" | {top_k_rate(with_gold, f, 1, n_gold):.3f} | {top_k_rate(with_gold, f, 3, n_gold):.3f} |"
+            f" | {answer_rate(cases, f, ANSWER_SENTENCES, n):.3f}"
+            f" | {top_k_rate(with_gold, f, 1, n_gold):.3f} | {top_k_rate(with_gold, f, 3, n_gold):.3f}"
+            f" | {answer_rate(with_gold, f, ANSWER_SENTENCES, n_gold):.3f} |"
             for label, f in rows.items()
         ),
+        "",
+        f"answer: the best sentence or one of the next {ANSWER_SENTENCES - 1} best of its article states it (the"
+        " reader's one-source answer, before its relevance floor and the first-article rule).",
         "",
         "Weights fitted on every tuning week: "
         + ", ".join(f"{name} {w:.2f}" for name, w in zip(FEATURES, everything, strict=True)),

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
 
 from bench.answer_match import states_answer
 from bench.quality import listed_labels
-from bench.rtqa_data import load_questions
+from bench.reader_fit import Case, answer_rate
+from bench.rtqa_data import Question, load_questions
 from bench.rtqa_eval import Tally, all_questions_row
 from bench.rtqa_metrics import (
     ArticleRef,
@@ -19,6 +23,7 @@ from bench.rtqa_metrics import (
     ranked_articles,
     reciprocal_rank,
 )
+from index.extractive import SentenceCandidate
 from index.models import Passage
 
 
@@ -145,3 +150,23 @@ def test_the_all_questions_row_adds_the_questions_without_a_gold_article_to_the_
     extra = Tally(questions=200, answered=150, correct=80, lead_correct=45)
     row = ["v", "300", "0.500", "0.350", "0.817", "200", "0.400", "0.750"]
     assert all_questions_row("v", gold, extra) == row
+
+
+def test_the_reader_fit_answer_rate_reads_only_the_lead_and_the_next_best_of_its_article() -> None:
+    q = Question("20220617_0", "20220617", datetime(2022, 6, 16, tzinfo=UTC), "Who?", "Venn", frozenset())
+
+    def sentence(article: str, n: int) -> SentenceCandidate:
+        passage = Passage(rank=n, chunk_id=n, article_id=article, title="T", text=f"S{n}.", score=1.0)
+        return SentenceCandidate(f"S{n}.", passage, 0, 0.5, 0.0)
+
+    # Scores: a1 leads; a2's sentence is second best but from another article; a1's others come next.
+    cands = [sentence("a1", 1), sentence("a2", 2), sentence("a1", 3), sentence("a1", 4)]
+    scores = np.array([4.0, 3.0, 2.0, 1.0])
+
+    def case(states: list[bool]) -> Case:
+        return (q, cands, np.zeros((4, 1)), np.array(states))
+
+    # The other article's sentence is not quoted; the lead's article gives up to two more.
+    assert answer_rate([case([False, True, False, False])], lambda c: scores, 3, 1) == 0.0
+    assert answer_rate([case([False, False, False, True])], lambda c: scores, 3, 1) == 1.0
+    assert answer_rate([case([False, False, False, True])], lambda c: scores, 2, 1) == 0.0
