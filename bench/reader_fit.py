@@ -29,8 +29,6 @@ from index.reader import FEATURES, WEIGHTS
 from index.service import NewsService
 
 Case = tuple[Question, list[SentenceCandidate], np.ndarray, np.ndarray]
-# Sentences an answer quotes (settings.toml [index] answer_sentences).
-ANSWER_SENTENCES = 3
 
 
 def build_cases(service: NewsService, questions: Sequence[Question]) -> list[Case]:
@@ -79,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if service is None:
         return 0
     questions = [q for q in load_questions(data, gold_only=False) if q.week <= LAST_TUNING_WEEK]
+    answer_sentences = service.settings.index.answer_sentences
     try:
         cases = build_cases(service, questions)
     finally:
@@ -115,13 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|",
         *(
             f"| {label} | {top_k_rate(cases, f, 1, n):.3f} | {top_k_rate(cases, f, 3, n):.3f}"
-            f" | {answer_rate(cases, f, ANSWER_SENTENCES, n):.3f}"
+            f" | {answer_rate(cases, f, answer_sentences, n):.3f}"
             f" | {top_k_rate(with_gold, f, 1, n_gold):.3f} | {top_k_rate(with_gold, f, 3, n_gold):.3f}"
-            f" | {answer_rate(with_gold, f, ANSWER_SENTENCES, n_gold):.3f} |"
+            f" | {answer_rate(with_gold, f, answer_sentences, n_gold):.3f} |"
             for label, f in rows.items()
         ),
         "",
-        f"answer: the best sentence or one of the next {ANSWER_SENTENCES - 1} best of its article states it (the"
+        f"answer: the best sentence or one of the next {answer_sentences - 1} best of its article states it (the"
         " reader's one-source answer, before its relevance floor and the first-article rule).",
         "",
         "Weights fitted on every tuning week: "

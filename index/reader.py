@@ -83,8 +83,9 @@ def sentence_features(
 ) -> np.ndarray:
     """The reader's features of one candidate sentence (see FEATURES); common is lowercase_words of all of them.
 
-    relevance is the cross-encoder's logit for the sentence's passage; None (the reranker did not read it) is 0,
-    the same for every candidate of an answer, so it changes no order.
+    relevance is the cross-encoder's logit for the sentence's passage; None (the reranker did not read it) is 0.
+    When it read none of them (reranker off, another language) that changes no order; the answer's top_k
+    passages are all read as long as rerank_depth is at least top_k (10 and 5 by default).
     """
     asked = question.lower()
     words = sentence.split()
