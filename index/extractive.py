@@ -183,6 +183,11 @@ def score_sentences(
     ]
 
 
+def _read_closer(passage: Passage, than: Passage) -> bool:
+    """Whether the cross-encoder read both passages, and this one as closer to the question than the other."""
+    return passage.relevance is not None and than.relevance is not None and passage.relevance > than.relevance
+
+
 def is_relevant(best: ScoredSentence, min_relevance: float) -> bool:
     """Strong meaning match, or a near one that also shares the question's rarest words."""
     return best.similarity >= min_relevance or (
@@ -236,9 +241,12 @@ class ExtractiveWriter:
         if best is None:
             return []
         # Retrieval's first article is the likeliest source: its best sentence leads when nearly as good, unless
-        # it would change the answer: for an amount asked, it must give the best sentence's number too.
-        top = min(candidates, key=lambda c: c.passage.rank).passage.article_id
-        if best.passage.article_id != top:
+        # it would change the answer: for an amount asked, it must give the best sentence's number too. Not when
+        # the cross-encoder reads the best sentence's passage as closer to the question than the first one: the
+        # first then leads on retrieval's priors alone (keywords, dates, headlines); the reader's choice stands.
+        first = min(candidates, key=lambda c: c.passage.rank).passage
+        top = first.article_id
+        if best.passage.article_id != top and not _read_closer(best.passage, first):
             floor = score[id(best)] - settings.answer_top_article_margin
             amounts = amounts_given(question, best.text)
             alternative = (

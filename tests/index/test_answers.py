@@ -214,6 +214,39 @@ def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(w
     assert lead(1.0) == "top"
 
 
+def test_the_first_article_does_not_lead_when_the_cross_encoder_reads_the_best_one_closer(
+    writer_for: WriterFor,
+) -> None:
+    question = "When did the dock workers in Osk end their strike?"
+
+    def lead(top_logit: float, other_logit: float) -> str:
+        top = Passage(
+            rank=1,
+            chunk_id=1,
+            article_id="top",
+            title="Dock strike ends in Osk",
+            text="Dock workers in Osk ended their strike on Tuesday after a wage deal was signed.",
+            score=1.0,
+            relevance=top_logit,
+        )
+        other = Passage(
+            rank=2,
+            chunk_id=2,
+            article_id="other",
+            title="Strike talks in Osk",
+            text="Dock workers in Osk ended their strike on Tuesday, union leader Mara Venn said.",
+            score=0.9,
+            relevance=other_logit,
+        )
+        answer = writer_for(IndexSettings(answer_top_article_margin=1.0)).write(question, [top, other])
+        assert answer.answered and len(answer.citations) == 1
+        return answer.citations[0].article_id
+
+    # Read alike, the first article's close sentence leads; read as less on the question, it does not.
+    assert lead(5.0, 5.0) == "top"
+    assert lead(4.0, 6.0) == "other"
+
+
 def test_the_first_article_does_not_lead_with_another_amount_than_the_best_sentence(
     writer_for: WriterFor,
 ) -> None:
