@@ -149,7 +149,8 @@ def _wordset(words: str) -> frozenset[str]:
 
 # --- sentences -------------------------------------------------------------------------------------------
 
-_CANDIDATE_RE = re.compile(r"([.!?…]+)([\"'”’»)\]]*)(\s+)(?=[\"'“‘«(\[]*[A-Z0-9¿¡])")
+# A sentence may open with a quote, a bracket or a list's bullet ("... to join. ►Russia cut off ...").
+_CANDIDATE_RE = re.compile(r"([.!?…]+)([\"'”’»)\]]*)(\s+)(?=(?:[►▶•]\s*)?[\"'“‘«(\[]*[A-Z0-9¿¡])")
 _LAST_TOKEN_RE = re.compile(r"(\S+)$")
 _NEXT_WORD_RE = re.compile(r"[\"'“‘«(\[]*([A-Za-z]+)")
 _DOTTED_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")

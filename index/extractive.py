@@ -37,6 +37,8 @@ _DATELINE = re.compile(
 )
 # A line that ends a sentence (Arabic "؟" too), or introduces what follows ("Venn said:"), is part of the quote.
 _ENDS_SENTENCE = re.compile(r"[.!?…:؟。][\"'”’»)\]]*\s*$")
+# A list's bullet opening a line: the quote leaves it out.
+_BULLET = re.compile(r"^[►▶•]\s*")
 # A sentence that asks ("Why are gas prices falling?", a quiz's own copy of the question) answers nothing.
 _ASKS = re.compile(r"[?？؟][\"'”’»)\]]*\s*$")
 
@@ -105,7 +107,7 @@ def passage_sentences(text: str) -> list[tuple[str, str]]:
 
     A line without a full stop (a dateline "Washington CNN —", a subheading, a caption, a link to another story)
     reads as part of the sentence below it, as the reader's weights were fitted. The quote leaves such leading
-    lines out, and a wire dateline ("London (CNN)"), so an answer says only what the article's sentence says.
+    lines out, a wire dateline ("London (CNN)") and a bullet ("►"), so an answer says only what the sentence says.
     """
     flat = text.replace("\n", " ")
     out: list[tuple[str, str]] = []
@@ -118,7 +120,7 @@ def passage_sentences(text: str) -> list[tuple[str, str]]:
         # Lines that end a sentence stay ("... in 27 years.\ntime the bank ..." is one scraped sentence).
         while len(lines) > 1 and not _ENDS_SENTENCE.search(lines[0]):
             lines.pop(0)
-        quote = _DATELINE.sub("", " ".join(line.strip() for line in lines), count=1)
+        quote = _BULLET.sub("", _DATELINE.sub("", " ".join(line.strip() for line in lines), count=1))
         out.append((sentence, quote if len(quote.split()) >= _MIN_QUOTE_WORDS else sentence))
     return out
 

@@ -206,6 +206,19 @@ def test_split_sentences_paragraph_breaks_and_list_numbers() -> None:
     ]
 
 
+def test_split_sentences_a_bullet_opens_a_sentence() -> None:
+    # A live blog's bullets read as one line once its lines are joined: each bullet is a sentence of its own.
+    text = (
+        "All members must approve. ►Russia cut off the oil. ▶Estonia wants visas stopped. • Finland agrees."
+    )
+    assert split_sentences(text) == [
+        "All members must approve.",
+        "►Russia cut off the oil.",
+        "▶Estonia wants visas stopped.",
+        "• Finland agrees.",
+    ]
+
+
 def test_split_sentences_lowercase_continuation_is_not_split() -> None:
     assert split_sentences("The vote was 5 vs. 4 in favour. the end") == [
         "The vote was 5 vs. 4 in favour. the end"

@@ -363,6 +363,17 @@ def test_only_leading_lines_without_a_full_stop_are_left_out_of_a_quote() -> Non
         assert passage_sentences(text) == [(text.replace("\n", " "),) * 2]
 
 
+def test_a_bullet_is_read_but_not_quoted() -> None:
+    text = "All members must approve.\n►Estonia and Finland want the EU to stop issuing visas to Russians."
+    assert passage_sentences(text) == [
+        ("All members must approve.", "All members must approve."),
+        (
+            "►Estonia and Finland want the EU to stop issuing visas to Russians.",
+            "Estonia and Finland want the EU to stop issuing visas to Russians.",
+        ),
+    ]
+
+
 @pytest.mark.parametrize(
     ("sentence", "quote"),
     [
