@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.reader import FEATURES, WEIGHTS, answer_scores, lowercase_words, sentence_features
+from index.reader import FEATURES, WEIGHTS, amounts_given, answer_scores, lowercase_words, sentence_features
 
 
 def _best(question: str, sentences: list[str]) -> str:
@@ -17,6 +17,27 @@ def test_a_how_many_question_prefers_the_sentence_with_a_number() -> None:
     sentences = [
         "The earthquake struck the northern region early on Wednesday morning.",
         "At least 5 people died and 130 were injured after the earthquake.",
+    ]
+    assert _best(question, sentences) == sentences[1]
+
+
+def test_a_date_is_no_amount_but_an_amount_in_words_is() -> None:
+    question = "For how long did Biden ask Congress to suspend the gas tax?"
+    assert amounts_given(question, "Biden spoke at the White House on June 22, 2022.") == set()
+    assert amounts_given(question, "The strike starts on 5 September, as agreed in 2016.") == set()
+    assert amounts_given(question, "He asked to suspend it for the next three months.") == {"three"}
+    assert amounts_given(question, "The tax is 18.4 cents a gallon.") == {"18.4"}
+    # A date's year is not an amount, but a count is.
+    assert amounts_given("How many people fled?", "About 2,016 people fled in 2016.") == {"2,016"}
+
+
+def test_a_year_question_wants_a_year_not_another_number() -> None:
+    question = "In which year did Ukraine split from the Soviet Union?"
+    assert amounts_given(question, "Ukraine declared independence on Aug. 24, 1991.") == {"1991"}
+    assert amounts_given(question, "Wednesday marked the 31st anniversary of the vote.") == set()
+    sentences = [
+        "Wednesday marked the 31st anniversary of when Ukraine voted to split from the Soviet Union.",
+        "Ukraine split from the Soviet Union on Aug. 24, 1991, after the failed coup.",
     ]
     assert _best(question, sentences) == sentences[1]
 
