@@ -149,8 +149,9 @@ def _wordset(words: str) -> frozenset[str]:
 
 # --- sentences -------------------------------------------------------------------------------------------
 
-# A sentence may open with a quote, a bracket or a list's bullet ("... to join. ►Russia cut off ...").
-_CANDIDATE_RE = re.compile(r"([.!?…]+)([\"'”’»)\]]*)(\s+)(?=(?:[►▶•]\s*)?[\"'“‘«(\[]*[A-Z0-9¿¡])")
+# A list's bullets: one opens a sentence ("... to join. ►Russia cut off ..."), as a quote or a bracket may.
+BULLETS = "►▶•"
+_CANDIDATE_RE = re.compile(rf"([.!?…]+)([\"'”’»)\]]*)(\s+)(?=(?:[{BULLETS}]\s*)?[\"'“‘«(\[]*[A-Z0-9¿¡])")
 _LAST_TOKEN_RE = re.compile(r"(\S+)$")
 _NEXT_WORD_RE = re.compile(r"[\"'“‘«(\[]*([A-Za-z]+)")
 _DOTTED_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")

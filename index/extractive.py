@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from corpus.cleaning import split_sentences
+from corpus.cleaning import BULLETS, split_sentences
 from corpus.settings import IndexSettings
 from index.embeddings import CachedEmbedder, QueryEncoder
 from index.models import Answer, Passage
@@ -38,7 +38,7 @@ _DATELINE = re.compile(
 # A line that ends a sentence (Arabic "؟" too), or introduces what follows ("Venn said:"), is part of the quote.
 _ENDS_SENTENCE = re.compile(r"[.!?…:؟。][\"'”’»)\]]*\s*$")
 # A list's bullet opening a line: the quote leaves it out.
-_BULLET = re.compile(r"^[►▶•]\s*")
+_BULLET = re.compile(rf"^[{BULLETS}]\s*")
 # A sentence that asks ("Why are gas prices falling?", a quiz's own copy of the question) answers nothing.
 _ASKS = re.compile(r"[?？؟][\"'”’»)\]]*\s*$")
 

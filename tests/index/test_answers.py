@@ -185,7 +185,8 @@ def writer_for(embedder: Embedder, tmp_path: Path) -> Iterator[WriterFor]:
     cache.cache.close()
 
 
-def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(writer_for: WriterFor) -> None:
+def _dock_strike_stories(top_logit: float | None = None, other_logit: float | None = None) -> list[Passage]:
+    """Two articles' passages stating the same, the second naming someone new; optionally read by the reranker."""
     top = Passage(
         rank=1,
         chunk_id=1,
@@ -193,6 +194,7 @@ def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(w
         title="Dock strike ends in Osk",
         text="Dock workers in Osk ended their strike on Tuesday after a wage deal was signed.",
         score=1.0,
+        relevance=top_logit,
     )
     other = Passage(
         rank=2,
@@ -201,13 +203,23 @@ def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(w
         title="Strike talks in Osk",
         text="Dock workers in Osk ended their strike on Tuesday, union leader Mara Venn said.",
         score=0.9,
+        relevance=other_logit,
     )
-    question = "When did the dock workers in Osk end their strike?"
+    return [top, other]
 
+
+def _lead_article(writer: ExtractiveWriter, passages: list[Passage]) -> str:
+    """The one article the answer to the dock strike question cites."""
+    answer = writer.write("When did the dock workers in Osk end their strike?", passages)
+    assert answer.answered and len(answer.citations) == 1
+    return answer.citations[0].article_id
+
+
+def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(writer_for: WriterFor) -> None:
     def lead(margin: float) -> str:
-        answer = writer_for(IndexSettings(answer_top_article_margin=margin)).write(question, [top, other])
-        assert answer.answered and len(answer.citations) == 1
-        return answer.citations[0].article_id
+        return _lead_article(
+            writer_for(IndexSettings(answer_top_article_margin=margin)), _dock_strike_stories()
+        )
 
     # The second article's sentence scores a little higher (a new name); the first article's is close enough.
     assert lead(0.0) == "other"
@@ -217,34 +229,10 @@ def test_the_first_retrieved_article_leads_when_its_sentence_is_nearly_as_good(w
 def test_the_first_article_does_not_lead_when_the_cross_encoder_reads_the_best_one_closer(
     writer_for: WriterFor,
 ) -> None:
-    question = "When did the dock workers in Osk end their strike?"
-
-    def lead(top_logit: float, other_logit: float) -> str:
-        top = Passage(
-            rank=1,
-            chunk_id=1,
-            article_id="top",
-            title="Dock strike ends in Osk",
-            text="Dock workers in Osk ended their strike on Tuesday after a wage deal was signed.",
-            score=1.0,
-            relevance=top_logit,
-        )
-        other = Passage(
-            rank=2,
-            chunk_id=2,
-            article_id="other",
-            title="Strike talks in Osk",
-            text="Dock workers in Osk ended their strike on Tuesday, union leader Mara Venn said.",
-            score=0.9,
-            relevance=other_logit,
-        )
-        answer = writer_for(IndexSettings(answer_top_article_margin=1.0)).write(question, [top, other])
-        assert answer.answered and len(answer.citations) == 1
-        return answer.citations[0].article_id
-
+    writer = writer_for(IndexSettings(answer_top_article_margin=1.0))
     # Read alike, the first article's close sentence leads; read as less on the question, it does not.
-    assert lead(5.0, 5.0) == "top"
-    assert lead(4.0, 6.0) == "other"
+    assert _lead_article(writer, _dock_strike_stories(5.0, 5.0)) == "top"
+    assert _lead_article(writer, _dock_strike_stories(4.0, 6.0)) == "other"
 
 
 def test_the_first_article_does_not_lead_with_another_amount_than_the_best_sentence(
