@@ -14,6 +14,7 @@ from corpus.settings import IndexSettings
 from index.embeddings import CachedEmbedder, QueryEncoder
 from index.models import Answer, Passage
 from index.reader import amounts_given, answer_scores, lowercase_words, sentence_features
+from index.rerank import is_roundup
 from index.terms import query_terms
 from index.writers import cite, not_covered
 
@@ -190,6 +191,11 @@ def _read_closer(passage: Passage, than: Passage) -> bool:
     return passage.relevance is not None and than.relevance is not None and passage.relevance > than.relevance
 
 
+def _retells(passage: Passage, first: Passage, min_logit: float) -> bool:
+    """Whether the passage is a round-up's and the cross-encoder reads the first one as on the question."""
+    return is_roundup(passage.title) and first.relevance is not None and first.relevance >= min_logit
+
+
 def is_relevant(best: ScoredSentence, min_relevance: float) -> bool:
     """Strong meaning match, or a near one that also shares the question's rarest words."""
     return best.similarity >= min_relevance or (
@@ -246,9 +252,13 @@ class ExtractiveWriter:
         # it would change the answer: for an amount asked, it must give the best sentence's number too. Not when
         # the cross-encoder reads the best sentence's passage as closer to the question than the first one: the
         # first then leads on retrieval's priors alone (keywords, dates, headlines); the reader's choice stands.
+        # A round-up ("5 things to know") read closer still yields to a first article read as on the question:
+        # it retells in brief what that article tells in full, and the reader is better sent to the full story.
         first = min(candidates, key=lambda c: c.passage.rank).passage
         top = first.article_id
-        if best.passage.article_id != top and not _read_closer(best.passage, first):
+        if best.passage.article_id != top and (
+            _retells(best.passage, first, settings.rerank_min_logit) or not _read_closer(best.passage, first)
+        ):
             floor = score[id(best)] - settings.answer_top_article_margin
             amounts = amounts_given(question, best.text)
             alternative = (

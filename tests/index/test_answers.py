@@ -185,7 +185,9 @@ def writer_for(embedder: Embedder, tmp_path: Path) -> Iterator[WriterFor]:
     cache.cache.close()
 
 
-def _dock_strike_stories(top_logit: float | None = None, other_logit: float | None = None) -> list[Passage]:
+def _dock_strike_stories(
+    top_logit: float | None = None, other_logit: float | None = None, other_title: str = "Strike talks in Osk"
+) -> list[Passage]:
     """Two articles' passages stating the same, the second naming someone new; optionally read by the reranker."""
     top = Passage(
         rank=1,
@@ -200,7 +202,7 @@ def _dock_strike_stories(top_logit: float | None = None, other_logit: float | No
         rank=2,
         chunk_id=2,
         article_id="other",
-        title="Strike talks in Osk",
+        title=other_title,
         text="Dock workers in Osk ended their strike on Tuesday, union leader Mara Venn said.",
         score=0.9,
         relevance=other_logit,
@@ -233,6 +235,17 @@ def test_the_first_article_does_not_lead_when_the_cross_encoder_reads_the_best_o
     # Read alike, the first article's close sentence leads; read as less on the question, it does not.
     assert _lead_article(writer, _dock_strike_stories(5.0, 5.0)) == "top"
     assert _lead_article(writer, _dock_strike_stories(4.0, 6.0)) == "other"
+
+
+def test_a_round_up_read_closer_yields_to_a_first_article_read_as_on_the_question(
+    writer_for: WriterFor,
+) -> None:
+    writer = writer_for(IndexSettings(answer_top_article_margin=1.0, rerank_min_logit=0.0))
+    roundup = "5 things to know for June 28: Osk, heat, markets"
+    # The cross-encoder reads the round-up closer, yet the full story is the one to send the reader to.
+    assert _lead_article(writer, _dock_strike_stories(4.0, 6.0, roundup)) == "top"
+    # Not when it reads the first article as off the question.
+    assert _lead_article(writer, _dock_strike_stories(-1.0, 6.0, roundup)) == "other"
 
 
 def test_the_first_article_does_not_lead_with_another_amount_than_the_best_sentence(
