@@ -102,6 +102,9 @@ class IndexSettings(BaseModel):
     # A round-up's passage (index.rerank.ROUNDUP_TITLE: "5 things to know", a recap, a live blog, a gallery)
     # loses this many logits: the story's own article leads and is cited, unless it reads far less relevant.
     rerank_roundup_penalty: float = Field(8.0, ge=0)
+    # And loses this many logits per doubling of its age past recent_days in half-lives (index.retrieval.
+    # staleness: 1 a week on, ~3 seven weeks on): two reports that read alike, the recent one leads.
+    rerank_age_weight: float = Field(1.0, ge=0)
     # When no reranked passage's own logit reaches this, the news does not cover the question: the answer
     # says so instead of quoting the nearest story (bench/coverage_floor.py).
     rerank_min_logit: float = Field(0.0, ge=-20, le=20)

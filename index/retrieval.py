@@ -79,6 +79,16 @@ def recency_factor(
     return math.pow(0.5, age / half_life_days)
 
 
+def staleness(
+    published: datetime | None, now: datetime, half_life_days: float, recent_days: float = 0.0
+) -> float:
+    """How stale news is on a log scale: log2(1 + half-lives past recent_days); 1 (one half-life) when unknown."""
+    if published is None or half_life_days <= 0:
+        return 1.0
+    age = max((now - published).total_seconds() / 86400.0 - recent_days, 0.0)
+    return math.log2(1.0 + age / half_life_days)
+
+
 def article_scores(scores: Mapping[int, float], rows: Mapping[int, PassageRow], top: int) -> dict[str, float]:
     """Per article, the sum of its best `top` passage scores."""
     per: dict[str, list[float]] = {}

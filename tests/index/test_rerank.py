@@ -155,6 +155,26 @@ def test_roundup_penalty_puts_the_story_first_unless_it_reads_far_less_relevant(
     assert {p.chunk_id: p.relevance for p in out} == {1: float(logits[0]), 2: float(logits[1])}
 
 
+def test_age_weight_puts_the_recent_of_two_like_reports_first(encoder: CrossEncoder) -> None:
+    now = datetime(2022, 7, 21, tzinfo=UTC)
+    old = dataclasses.replace(
+        passage(1, "Iran and Azerbaijan", RELEVANT), published_at=now - timedelta(days=70)
+    )
+    new = dataclasses.replace(passage(2, "Iran and Azerbaijan", RELEVANT[:120]), published_at=now)
+    logits = encoder.score(QUESTION, [passage_text(old), passage_text(new)])
+    gap = float(logits[0] - logits[1])
+    assert gap > 0
+    stale = {1: 10.0, 2: 0.0}
+    # Staler by ten half-life doublings: a weight above gap/10 hands the lead to the recent report.
+    assert rerank(QUESTION, [old, new], encoder, depth=2)[0].chunk_id == 1
+    out = rerank(
+        QUESTION, [old, new], encoder, depth=2, age_weight=gap / 10 + 0.1, stale=lambda p: stale[p.chunk_id]
+    )
+    assert out[0].chunk_id == 2
+    # Its logits stay its own.
+    assert {p.chunk_id: p.relevance for p in out} == {1: float(logits[0]), 2: float(logits[1])}
+
+
 @pytest.mark.parametrize(
     ("title", "expected"),
     [
@@ -260,4 +280,30 @@ def test_reranking_retriever_reranks_the_inner_top_and_cuts_to_k(
     found = RerankingRetriever(inner, encoder, plain).retrieve(plan, vector)
     assert [p.article_id for p in found][:1] == ["a2"] and len(found) == 2
     assert [p.rank for p in found] == [1, 2]
+    passages.close()
+
+
+def test_reranking_retriever_puts_the_recent_of_two_like_reports_first(
+    encoder: CrossEncoder, tmp_path: Path
+) -> None:
+    now = datetime(2022, 7, 21, tzinfo=UTC)
+    passages = PassageStore(tmp_path / "passages.db")
+    vectors = MemoryStore.open(tmp_path, 2)
+    body = "Dock workers in Osk ended their strike after a 7 percent wage deal."
+    for i, age in enumerate((70, 1)):
+        article = Article(id=f"a{i}", title="Strike ends", body=body, published_at=now - timedelta(days=age))
+        _, ids = passages.replace_articles([], [(article, chunk_article(article, 120, 1))])
+        # The dense side ranks the old report first; the cross-encoder reads both alike.
+        vectors.add(ids, np.asarray([[1.0 - i / 10, i / 10]], dtype=np.float32), [article_attrs(article)])
+    inner = HybridRetriever(passages, vectors, IndexSettings(recency_weight=0.0))
+    plan = SearchPlan("Why did the port workers go back to work?", Filters(), now, 2, "dense")
+    vector = np.asarray([1.0, 0.0], dtype=np.float32)
+    assert [p.article_id for p in inner.retrieve(plan, vector)] == ["a0", "a1"]
+
+    def first(age_weight: float) -> str:
+        settings = IndexSettings(recency_weight=0.0, rerank_age_weight=age_weight)
+        return RerankingRetriever(inner, encoder, settings).retrieve(plan, vector)[0].article_id
+
+    assert first(0.0) == "a0"
+    assert first(IndexSettings().rerank_age_weight) == "a1"
     passages.close()

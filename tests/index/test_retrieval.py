@@ -19,7 +19,7 @@ from index.chunking import chunk_article
 from index.indexer import article_attrs
 from index.passages import PassageRow, PassageStore
 from index.query import Filters, SearchPlan
-from index.retrieval import HybridRetriever, apply_priors, fuse, recency_factor
+from index.retrieval import HybridRetriever, apply_priors, fuse, recency_factor, staleness
 from index.stores.memory import MemoryStore
 
 NOW = datetime(2024, 5, 20, 12, tzinfo=UTC)
@@ -55,6 +55,15 @@ def test_recency_factor_is_flat_then_halves() -> None:
     assert recency_factor(NOW - timedelta(days=14), NOW, 7, recent_days=7) == pytest.approx(0.5)
     assert recency_factor(NOW - timedelta(days=21), NOW, 7, recent_days=7) == pytest.approx(0.25)
     assert recency_factor(None, NOW, 7) == 0.5
+
+
+def test_staleness_counts_doublings_of_age_past_the_recent_days() -> None:
+    assert staleness(NOW - timedelta(days=3), NOW, 7, recent_days=7) == 0.0
+    assert staleness(NOW - timedelta(days=14), NOW, 7, recent_days=7) == pytest.approx(1.0)
+    assert staleness(NOW - timedelta(days=28), NOW, 7, recent_days=7) == pytest.approx(2.0)
+    assert staleness(NOW - timedelta(days=7 + 7 * 63), NOW, 7, recent_days=7) == pytest.approx(6.0)
+    # An unknown date is as stale as news one half-life old, as the recency prior reads it (0.5).
+    assert staleness(None, NOW, 7) == 1.0
 
 
 def test_recency_prior_puts_recent_news_first_on_near_ties() -> None:
