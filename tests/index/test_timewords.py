@@ -23,10 +23,21 @@ def test_this_week_starts_on_monday() -> None:
     assert w.since == datetime(2026, 11, 23, tzinfo=UTC)
 
 
-def test_month_name_in_the_future_means_last_year() -> None:
+def test_month_name_in_the_future_means_last_year_and_what_was_published_since() -> None:
     w = parse_time_window("What did Bulgaria decide in December?", NOW)
     assert w.since == datetime(2025, 12, 1, tzinfo=UTC)
-    assert w.until is not None and w.until.month == 12 and w.until.year == 2025
+    # A month still to come may also be what is announced now: "slashing 31,000 flights during November".
+    assert w.until == datetime(2026, 11, 27, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def test_a_past_month_is_news_published_in_it_or_after() -> None:
+    # "The record set in the middle of June", asked in August, is reported in August too.
+    w = parse_time_window("What was the record price, set in the middle of June?", NOW)
+    assert w.since == datetime(2026, 6, 1, tzinfo=UTC)
+    assert w.until == datetime(2026, 11, 27, 23, 59, 59, 999999, tzinfo=UTC)
+    # A month with its year is that month only.
+    dated = parse_time_window("strikes in March 2024", NOW)
+    assert dated.until == datetime(2024, 3, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def test_month_with_year_and_past_days() -> None:
