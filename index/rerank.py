@@ -175,15 +175,14 @@ def rerank(
     rank_weight: float = 0.0,
     title_weight: float = 0.0,
     roundup_penalty: float = 0.0,
-    age_weight: float = 0.0,
-    stale: Callable[[Passage], float] | None = None,
+    age_penalty: Callable[[Passage], float] | None = None,
 ) -> list[Passage]:
     """The passages with the first `depth` reordered by cross-encoder logit; later ones keep their order.
 
     With `rank_weight` > 0, a passage's key is logit - rank_weight * ln(fused rank), a small share of the
     fusion's own order; with `title_weight` > 0 it gains that share of its headline's own logit (each
     distinct headline scored once); a round-up's (ROUNDUP_TITLE) loses `roundup_penalty`, and each passage
-    `age_weight` times its `stale` (index.retrieval.staleness: the cross-encoder knows no dates). Ranks are
+    its `age_penalty` (the cross-encoder knows no dates; see RerankingRetriever). Ranks are
     renumbered 1..n (the answer composer reads them); scores stay the fused ones, so relevance thresholds
     keep their meaning. Ties keep the fused order.
     """
@@ -197,8 +196,8 @@ def rerank(
             keys += title_weight * title_logits(question, head, encoder)
         if roundup_penalty > 0:
             keys -= roundup_penalty * np.array([is_roundup(p.title) for p in head], dtype=np.float64)
-        if age_weight > 0 and stale is not None:
-            keys -= age_weight * np.array([stale(p) for p in head], dtype=np.float64)
+        if age_penalty is not None:
+            keys -= np.array([age_penalty(p) for p in head], dtype=np.float64)
         head = [
             dataclasses.replace(head[i], relevance=float(logits[i]))
             for i in sorted(range(len(head)), key=lambda i: (-keys[i], i))
@@ -249,7 +248,9 @@ class RerankingRetriever:
             rank_weight=idx.rerank_rank_weight,
             title_weight=idx.rerank_title_weight,
             roundup_penalty=idx.rerank_roundup_penalty,
-            age_weight=idx.rerank_age_weight,
-            stale=lambda p: staleness(p.published_at, plan.now, idx.recency_half_life_days, idx.recent_days),
+            age_penalty=lambda p: (
+                idx.rerank_age_weight
+                * staleness(p.published_at, plan.now, idx.recency_half_life_days, idx.recent_days)
+            ),
         )
         return ranked[: plan.k]

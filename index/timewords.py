@@ -98,13 +98,11 @@ def _window(kind: str, m: re.Match[str], now: datetime) -> tuple[datetime, datet
         return today.replace(month=1, day=1), end_of_today
     if kind == "month":
         month = _MONTHS[m.group(1).lower()]
-        if m.group(2):
-            start, end = _month_window(int(m.group(2)), month)
-            return start, min(end, end_of_today)
-        # A month's news is published in it and after it ("the record set in the middle of June", asked in
-        # August); one still to come this year is last year's, or what is announced for it now.
-        start, _ = _month_window(now.year if month <= now.month else now.year - 1, month)
-        return start, end_of_today
+        year = int(m.group(2)) if m.group(2) else (now.year if month <= now.month else now.year - 1)
+        start, end = _month_window(year, month)
+        # Without its year, a month's news is published in it and after it ("the record set in the middle of
+        # June", asked in August); one still to come this year is last year's, or what is announced for it now.
+        return start, min(end, end_of_today) if m.group(2) else end_of_today
     if kind == "weekday":
         back = (today.weekday() - _WEEKDAYS.index(m.group(1).lower())) % 7 or 7
         day = today - timedelta(days=back)

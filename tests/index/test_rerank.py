@@ -168,7 +168,7 @@ def test_age_weight_puts_the_recent_of_two_like_reports_first(encoder: CrossEnco
     # Staler by ten half-life doublings: a weight above gap/10 hands the lead to the recent report.
     assert rerank(QUESTION, [old, new], encoder, depth=2)[0].chunk_id == 1
     out = rerank(
-        QUESTION, [old, new], encoder, depth=2, age_weight=gap / 10 + 0.1, stale=lambda p: stale[p.chunk_id]
+        QUESTION, [old, new], encoder, depth=2, age_penalty=lambda p: (gap / 10 + 0.1) * stale[p.chunk_id]
     )
     assert out[0].chunk_id == 2
     # Its logits stay its own.
