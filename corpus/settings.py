@@ -59,7 +59,7 @@ class IndexSettings(BaseModel):
     # Inference engine for the model; the ONNX ones export it once to models_dir (see index/encoders.py).
     # "onnx-int8" embeds ~2x faster than "torch" on a CPU, Hit@5 within 0.01 of it (bench/speed.py, README).
     backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
-    # Small batches pad less; on two cores 16 ran ~10% faster than 64.
+    # Small batches pad less; on two cores 16 ran ~10% faster than 64. onnx-int8 embeds each text alone.
     batch_size: int = Field(16, ge=1)
     # Tokens of a text the model reads (a cap on its own max_seq_length; None = the model's own).
     max_tokens: int | None = Field(None, ge=8, le=512)

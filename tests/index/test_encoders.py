@@ -48,6 +48,15 @@ def test_onnx_int8_agrees_with_torch(fast: Embedder, plain: Embedder) -> None:
     assert ((quick @ reference.T).argmax(axis=1) == np.arange(len(SENTENCES))).all()
 
 
+def test_onnx_int8_vector_does_not_depend_on_its_batchmates(fast: Embedder) -> None:
+    # One activation scale per batch tensor would move a text's vector with what it is embedded beside.
+    alone = fast.encode(SENTENCES[:1])[0]
+    with_short = fast._encoder.encode_batch([SENTENCES[0], "Rates rose."])[0]  # type: ignore[attr-defined]
+    with_long = fast._encoder.encode_batch([SENTENCES[0], SENTENCES[4]])[0]  # type: ignore[attr-defined]
+    assert np.array_equal(alone, with_short)
+    assert np.array_equal(alone, with_long)
+
+
 def test_exported_graph_is_reused(fast: Embedder, tmp_path: Path) -> None:
     graphs = list(Path(fast._encoder._graph).parent.glob("*.onnx"))  # type: ignore[attr-defined]
     assert any(g.name == "model-int8.onnx" for g in graphs)
