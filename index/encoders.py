@@ -9,7 +9,7 @@ attention mask, L2 normalisation. The graph is exported once per model into a mo
 Measured by bench/speed.py on two AVX2 cores (no VNNI, so int8 gains at most ~2x): "onnx-int8"
 (fused graph, per-channel 7-bit weights, batches of 16) runs ~1.75-2.1x plain sentence-transformers at
 mean cosine 0.992 with it; "onnx" (fp32) ~1.05x at cosine 1.0000. (torch.ao dynamic quantization ran
-~1.5x but agreed only to cosine 0.92, so it was dropped.) The int8 graph now embeds each text alone: its
+~1.5x but agreed only to cosine 0.92, so it was dropped.) The int8 graph embeds each text alone: its
 activations are quantized per batch, so a batched text's vector depended on its batchmates.
 """
 

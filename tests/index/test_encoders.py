@@ -51,10 +51,10 @@ def test_onnx_int8_agrees_with_torch(fast: Embedder, plain: Embedder) -> None:
 def test_onnx_int8_vector_does_not_depend_on_its_batchmates(fast: Embedder) -> None:
     # One activation scale per batch tensor would move a text's vector with what it is embedded beside.
     alone = fast.encode(SENTENCES[:1])[0]
-    with_short = fast._encoder.encode_batch([SENTENCES[0], "Rates rose."])[0]  # type: ignore[attr-defined]
-    with_long = fast._encoder.encode_batch([SENTENCES[0], SENTENCES[4]])[0]  # type: ignore[attr-defined]
-    assert np.array_equal(alone, with_short)
-    assert np.array_equal(alone, with_long)
+    beside_shorter = fast.encode([SENTENCES[0], "Rates rose."])[0]  # one batch, SENTENCES[0] the longest
+    beside_longer = fast.encode([SENTENCES[0], SENTENCES[4]])[0]  # one batch, padded to SENTENCES[4]
+    assert np.array_equal(alone, beside_shorter)
+    assert np.array_equal(alone, beside_longer)
 
 
 def test_exported_graph_is_reused(fast: Embedder, tmp_path: Path) -> None:
