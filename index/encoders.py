@@ -306,7 +306,7 @@ class OnnxEncoder:
         # Dynamic quantization scales a whole batch tensor's activations at once (padding included), so a
         # text's vector would move with its batchmates (cosine down to 0.983 against itself alone), and an
         # index with the history of its ingests. Alone it is reproducible, and on two VNNI cores no slower.
-        if self._quantized and len(texts) > 1:
+        if self._quantized:
             return np.vstack([self._run([text]) for text in texts])
         return self._run(texts)
 
