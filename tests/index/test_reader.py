@@ -31,6 +31,19 @@ def test_a_date_is_no_amount_but_an_amount_in_words_is() -> None:
     assert amounts_given("How many people fled?", "About 2,016 people fled in 2016.") == {"2,016"}
 
 
+def test_a_measure_named_after_the_wh_word_asks_for_an_amount() -> None:
+    sentence = "Prices have tumbled since hitting a record average high of $5.02 on June 14."
+    for question in (
+        "What was the record high average price for a gallon of gas?",
+        "What is the hottest UK temperature on record?",
+        "US household debt passed which massive figure this week?",
+    ):
+        assert amounts_given(question, sentence) == {"5.02"}, question
+    # A measure that is not what the wh-word asks for ("which retailer ... prices") asks for a name.
+    assert amounts_given("Which retailer lowered its gas prices to $3.99?", sentence) == set()
+    assert amounts_given("Which Labour Party figure called for nationalisation?", sentence) == set()
+
+
 def test_a_year_question_wants_a_year_not_another_number() -> None:
     question = "In which year did Ukraine split from the Soviet Union?"
     assert amounts_given(question, "Ukraine declared independence on Aug. 24, 1991.") == {"1991"}
