@@ -115,7 +115,7 @@ class IndexSettings(BaseModel):
     rerank_vouch_logit: float = Field(3.0, ge=-20, le=20)
     rerank_vouch_slack: float = Field(0.1, ge=0, le=1)
     min_relevance: float = Field(0.42, ge=-1, le=1)
-    answer_sentences: int = Field(3, ge=1, le=10)
+    answer_sentences: int = Field(4, ge=1, le=10)
     # Sentences the answer composer embeds to choose from: lexically best first, at least answer_sentences,
     # at most half from one passage (0 = every sentence of the top passages); each costs ~10 ms on two cores.
     answer_shortlist: int = Field(4, ge=0)
