@@ -38,7 +38,8 @@ def variants() -> list[Variant]:
         "article_weight": 0.0,
         "window_slack_days": 0.0,
     }
-    before = {"reranker": False, "answer_choice": "similarity"}
+    # As the answers were before issue 11: no cross-encoder, the similarity composer, at most 3 sentences.
+    before = {"reranker": False, "answer_choice": "similarity", "answer_sentences": 3}
     return [
         ("bm25, plain (no priors)", "bm25", {**plain, **before}),
         ("bm25", "bm25", {}),
