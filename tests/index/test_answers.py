@@ -144,7 +144,8 @@ def test_answer_embeds_only_its_shortlist(
         fresh = CachedEmbedder(
             embedder, EmbeddingCache(tmp_path / f"cache-{choice}-{shortlist}.db", embedder.cache_key)
         )
-        settings = IndexSettings(answer_choice=choice, answer_shortlist=shortlist)
+        # answer_sentences at most the shortlist, which the similarity composer would otherwise widen to it.
+        settings = IndexSettings(answer_choice=choice, answer_shortlist=shortlist, answer_sentences=3)
         answer = ExtractiveWriter(fresh, QueryEncoder(embedder), settings).write(question, passages)
         assert answer.answered and "Rasht–Astara railway" in answer.text
         counts.append(fresh.computed)
