@@ -25,10 +25,12 @@ from index.terms import STOPWORDS
 _QUANTITY = re.compile(
     r"\b(?:how (?:many|much|old|long|far|big|high|tall|large)|"
     r"what (?:percentage|percent|share|number|amount|age|price|proportion|fraction)|"
-    # "What was the record high average price ...?", "which massive figure": a measure named after the wh-word.
-    r"what (?:is|was|were|are|will be|has been|had been) the(?: [\w'’-]+){0,4}? (?:price|cost|temperature|"
-    r"magnitude|figure|amount|total|rate|mark|salary|fine|sum|value|speed|height|distance|population|toll|score)s?|"
-    r"which(?: [\w'’-]+)? (?:price|cost|temperature|magnitude|figure|amount|total|rate|sum|toll|score)s?|"
+    # A measure named after the wh-word: "What was the record high average price ...?", "which total". Not
+    # "figure" (a public figure is a person), nor past "of" ("What is the name of the rate ...?").
+    r"what (?:is|was|were|are|will be|has been|had been) the(?: (?!of\b)[\w'’-]+){0,4}? (?:price|cost|"
+    r"temperature|magnitude|amount|total|rate|mark|salary|fine|sum|value|speed|height|distance|population|toll|"
+    r"score)s?|"
+    r"which(?: [\w'’-]+)? (?:price|cost|temperature|magnitude|amount|total|rate|sum|toll|score)s?|"
     # Turkish "kaç" / "ne kadar", Arabic "كم", Kurmanji "çend".
     r"kaç\w*|ne kadar|كم|çend)\b",
     re.I,
