@@ -327,26 +327,14 @@ def test_a_sentence_held_by_two_overlapping_passages_is_quoted_once(writer_for: 
 
 
 def test_an_answer_quotes_up_to_answer_sentences_of_one_article_the_best_first(writer_for: WriterFor) -> None:
-    story = Passage(
-        rank=1,
-        chunk_id=1,
-        article_id="osk",
-        title="Osk dock strike ends",
-        text=(
-            "The Osk dock strike began in May over pay. Dock workers in Osk ended their strike on Tuesday. "
-            "The union said the wage deal gives dock workers a raise. Osk port will reopen on Thursday. "
-            "Shipping lines had diverted cargo from Osk during the strike. The mayor of Osk welcomed the deal."
-        ),
-        score=1.0,
+    text = (
+        "The Osk dock strike began in May over pay. Dock workers in Osk ended their strike on Tuesday. "
+        "The union said the wage deal gives dock workers a raise. Osk port will reopen on Thursday. "
+        "Shipping lines had diverted cargo from Osk during the strike. The mayor of Osk welcomed the deal."
     )
-    other = Passage(
-        rank=2,
-        chunk_id=2,
-        article_id="brief",
-        title="Ports in brief",
-        text="Dock workers in Osk ended a six-week strike, ports officials said.",
-        score=0.5,
-    )
+    story = Passage(rank=1, chunk_id=1, article_id="osk", title="Osk dock strike", text=text, score=1.0)
+    brief = "Dock workers in Osk ended a six-week strike, ports officials said."
+    other = Passage(rank=2, chunk_id=2, article_id="brief", title="Ports in brief", text=brief, score=0.5)
     question = "When did the dock workers in Osk end their strike?"
     for settings, quoted in ((IndexSettings(), 4), (IndexSettings(answer_sentences=2), 2)):
         answer = writer_for(settings).write(question, [story, other])
